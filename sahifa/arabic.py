@@ -1,0 +1,141 @@
+"""Arabic text handling, in one place: normalisation, clitics, direction, digits, dates.
+
+Everything here is plain `str.translate`/`str.replace`: an order of magnitude faster than the
+Arabic NLP packages, and names are never run through a general stemmer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import datetime
+
+# Harakat, Quranic marks, superscript alef, tatweel: they change nothing for matching.
+_MARKS = "".join(chr(c) for c in range(0x064B, 0x0660)) + "\u0670\u0640" + "".join(
+    chr(c) for c in range(0x06D6, 0x06EE)
+)
+# Bidi controls and zero-width characters scraped pages are full of.
+_INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c\ufeff"
+
+_STRIP = str.maketrans("", "", _MARKS + _INVISIBLE)
+_FOLD = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ى": "ي",
+        "ة": "ه",
+        "ؤ": "و",
+        "ئ": "ي",
+        **{chr(0x0660 + i): str(i) for i in range(10)},  # Arabic-Indic digits
+        **{chr(0x06F0 + i): str(i) for i in range(10)},  # Eastern (Persian) digits
+    }
+)
+_SPACES = re.compile(r"\s+")
+
+
+def strip_marks(text: str) -> str:
+    """Remove harakat, tatweel and invisible bidi/zero-width characters."""
+    return text.translate(_STRIP)
+
+
+def normalize(text: str) -> str:
+    """Fold text for matching: marks removed, alef/ya/ta-marbuta/digit variants unified,
+    Latin lower-cased, runs of white space collapsed."""
+    text = unicodedata.normalize("NFC", text).translate(_STRIP).translate(_FOLD)
+    return _SPACES.sub(" ", text).strip().lower()
+
+
+# Proclitics, in the order they attach: conjunction, then preposition, then the article.
+CONJUNCTIONS = ("و", "ف")
+PREPOSITIONS = ("ب", "ل", "ك")
+
+
+def clitic_variants(word: str) -> list[str]:
+    """Possible bases of a normalised word once its proclitics are removed, longest first.
+
+    `وبالعراق` -> [`بالعراق`, `العراق`, `عراق`]; `للعراق` -> [`العراق`, `عراق`].
+    The caller keeps a variant only when it is a known name and the whole word is not.
+    """
+    out: list[str] = []
+    stems = [word]
+    if len(word) > 3 and word[0] in CONJUNCTIONS:
+        stems.append(word[1:])
+    more = []
+    for w in stems:
+        if len(w) > 3 and w.startswith("لل"):
+            # لل = ل + ال with the alef dropped.
+            more.append("ال" + w[2:])
+        elif len(w) > 3 and w[0] in PREPOSITIONS:
+            more.append(w[1:])
+    stems.extend(more)
+    stems.extend(w[2:] for w in list(stems) if len(w) > 4 and w.startswith("ال"))
+    for w in stems[1:]:
+        if w not in out:
+            out.append(w)
+    return out
+
+
+# Direction --------------------------------------------------------------------------------------
+
+_RTL_LANGS = {"ar", "fa", "ur", "he", "yi", "ps", "ckb", "dv", "sd", "ug"}
+
+
+def lang_direction(lang: str) -> str:
+    """'rtl' or 'ltr' for a BCP 47 language tag."""
+    return "rtl" if lang.split("-")[0].lower() in _RTL_LANGS else "ltr"
+
+
+def strong_direction_counts(text: str) -> tuple[int, int]:
+    """Counts of strong right-to-left and left-to-right characters."""
+    rtl = ltr = 0
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            rtl += 1
+        elif kind == "L":
+            ltr += 1
+    return rtl, ltr
+
+
+def text_direction(text: str) -> str | None:
+    """'ltr' when a block is mostly Latin (so it needs its own `dir`), else None."""
+    rtl, ltr = strong_direction_counts(text)
+    return "ltr" if ltr > 2 * rtl and ltr > 0 else None
+
+
+# Digits and dates ---------------------------------------------------------------------------------
+
+_TO_ARABIC_INDIC = str.maketrans({str(i): chr(0x0660 + i) for i in range(10)})
+
+MONTHS = {
+    "standard": (
+        "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
+        "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر",
+    ),
+    "levantine": (
+        "كانون الثاني", "شباط", "آذار", "نيسان", "أيار", "حزيران",
+        "تموز", "آب", "أيلول", "تشرين الأول", "تشرين الثاني", "كانون الأول",
+    ),
+    "maghrebi": (
+        "جانفي", "فيفري", "مارس", "أفريل", "ماي", "جوان",
+        "جويلية", "أوت", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر",
+    ),
+}  # fmt: skip
+
+
+def digits(text: str, style: str = "latin") -> str:
+    """Write digits in the chosen style: 'latin' (0-9) or 'arabic-indic' (٠-٩)."""
+    return text.translate(_TO_ARABIC_INDIC) if style == "arabic-indic" else text
+
+
+def format_date(value: datetime, months: str = "standard", digit_style: str = "latin") -> str:
+    """`4 أكتوبر 2024` (or `4 تشرين الأول 2024`), in the site's month and digit style."""
+    names = MONTHS.get(months, MONTHS["standard"])
+    return digits(f"{value.day} {names[value.month - 1]} {value.year}", digit_style)
+
+
+def make_date_formatter(months: str, digit_style: str) -> Callable[[datetime], str]:
+    return lambda value: format_date(value, months, digit_style)

@@ -1,0 +1,98 @@
+"""Command line: `python build.py [build|serve|entities|check] ...`. A thin layer over the package."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .config import Config, load_config
+from .errors import SahifaError
+
+log = logging.getLogger("sahifa")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=Path("site.toml"), help="site.toml (optional)")
+    p.add_argument("--content", type=Path, help="content folder (default: content)")
+    p.add_argument("--output", type=Path, help="output folder (default: site)")
+    p.add_argument("--base-url", help="absolute base URL, e.g. https://example.org/news/")
+    p.add_argument("--drafts", action="store_true", default=None, help="include drafts")
+    p.add_argument("--future", action="store_true", default=None, help="include future-dated articles")
+    p.add_argument("--keep-going", action="store_true", help="skip broken articles instead of failing")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    p.add_argument("-v", "--verbose", action="store_true", help="print each stage's time")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="sahifa", description="Build an Arabic news site.")
+    sub = parser.add_subparsers(dest="command")
+    _common(parser)
+    _common(sub.add_parser("build", help="build the site (the default)"))
+    serve = sub.add_parser("serve", help="build, serve and rebuild on change")
+    _common(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--open", action="store_true", help="open a browser")
+    ents = sub.add_parser("entities", help="list the entities found")
+    _common(ents)
+    ents.add_argument("--json", action="store_true", help="machine-readable output")
+    ents.add_argument("files", nargs="*", type=Path, help="article files to analyse")
+    check = sub.add_parser("check", help="check internal links and anchors of the built site")
+    _common(check)
+    return parser.parse_args(argv)
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    return load_config(
+        args.config,
+        content_dir=args.content,
+        output_dir=args.output,
+        base_url=args.base_url,
+        drafts=args.drafts,
+        future=args.future,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    try:
+        config = config_from(args)
+        command = args.command or "build"
+        if command == "build":
+            return _build(config, args)
+        if command == "serve":
+            from .serve import serve
+
+            return serve(config, host=args.host, port=args.port, open_browser=args.open)
+        if command == "entities":
+            from .entities_cli import entities_command
+
+            return entities_command(config, args.files, as_json=args.json)
+        if command == "check":
+            from .check import check_command
+
+            return check_command(config)
+    except SahifaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _build(config: Config, args: argparse.Namespace) -> int:
+    from .pipeline import build
+
+    report = build(config, keep_going=args.keep_going)
+    if not args.quiet:
+        print(f"sahifa: {report.summary()} -> {config.output_dir}")
+        if args.verbose:
+            print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in report.seconds.items()))
+    if report.skipped:
+        print(f"sahifa: {len(report.skipped)} article(s) skipped because of errors", file=sys.stderr)
+        return 3
+    return 0

@@ -1,0 +1,71 @@
+"""Site configuration: `site.toml` (optional) merged over sensible Arabic defaults."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Config:
+    title: str = "صحيفة"
+    description: str = "أخبار ومقالات"
+    base_url: str = "http://localhost:8000/"
+    lang: str = "ar"
+    content_dir: Path = Path("content")
+    output_dir: Path = Path("site")
+    theme_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "templates")
+    templates_dir: Path | None = None  # the site's own overrides, searched before the theme
+    per_page: int = 20
+    related_count: int = 5
+    months: str = "standard"  # standard | levantine | maghrebi
+    digits: str = "latin"  # latin | arabic-indic
+    ascii_slugs: bool = False
+    default_section: str = "أخبار"
+    drafts: bool = False
+    future: bool = False
+    manifest: Path | None = None  # CSV with file,date[,category] for scraped text without dates
+    publisher: str = ""
+
+    @property
+    def base_path(self) -> str:
+        """The path part of the base URL, always ending in '/': '/news/' or '/'."""
+        rest = self.base_url.split("://", 1)[-1]
+        path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+        return path if path.endswith("/") else path + "/"
+
+
+_PATHS = {"content_dir", "output_dir", "theme_dir", "templates_dir", "manifest"}
+
+
+def load_config(path: Path | None = None, **overrides: object) -> Config:
+    """Read `site.toml` (if it exists) and apply command-line overrides (None = not given)."""
+    values: dict[str, object] = {}
+    root = Path(".")
+    if path is not None and path.exists():
+        root = path.parent
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        known = {f.name for f in fields(Config)}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+            values[key] = root / value if key in _PATHS else value
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    for key in _PATHS:
+        if isinstance(values.get(key), str):
+            values[key] = Path(values[key])  # type: ignore[arg-type]
+    if "templates_dir" not in values and (root / "templates").resolve() != Config().theme_dir:
+        if (root / "templates").is_dir():
+            values["templates_dir"] = root / "templates"
+    config = replace(Config(), **values)  # type: ignore[arg-type]
+    if not config.base_url.endswith("/"):
+        config = replace(config, base_url=config.base_url + "/")
+    if config.months not in ("standard", "levantine", "maghrebi"):
+        raise ConfigError(f"months must be standard, levantine or maghrebi, not {config.months!r}")
+    return config

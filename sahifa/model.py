@@ -1,0 +1,93 @@
+"""The core types that flow between the build stages. All are small and frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A section heading inside an article; `anchor` is its stable id."""
+
+    title: str
+    anchor: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One occurrence of an entity in a text: `text == source[start:end]`."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A place, person, organisation or other named thing."""
+
+    name: str
+    type: str  # place | person | organisation | other
+    slug: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EntityRef:
+    """An entity as it appears in one article, with how prominent it is there."""
+
+    name: str
+    type: str
+    count: int = 1
+    in_title: bool = False
+    in_lead: bool = False
+
+
+@dataclass(frozen=True)
+class Article:
+    source: str  # path relative to the content folder, with '/' separators
+    title: str
+    slug: str
+    section: str
+    body_html: str
+    text: str  # plain text (title, paragraphs, headings) used for entities and search
+    date: datetime | None = None
+    updated: datetime | None = None
+    author: str = ""
+    byline: str = ""
+    summary: str = ""
+    image: str = ""
+    lang: str = "ar"
+    draft: bool = False
+    featured: bool = False
+    tags: tuple[str, ...] = ()
+    headings: tuple[Heading, ...] = ()
+    declared_entities: tuple[str, ...] = ()
+    entities: tuple[EntityRef, ...] = ()
+    words: int = 0
+    explicit_slug: bool = False  # the slug came from front matter (a collision is an error)
+    path: str = ""  # the URL path inside the site, e.g. '/سياسة/عنوان/'; set by the pipeline
+
+
+@dataclass(frozen=True)
+class Related:
+    """A link from one article to another, with the entities that explain it."""
+
+    article: Article
+    shared: tuple[str, ...] = ()
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Site:
+    """Everything the renderer needs, computed once per build."""
+
+    articles: tuple[Article, ...]  # newest first
+    entities: dict[str, Entity] = field(default_factory=dict)
+    related: dict[str, tuple[Related, ...]] = field(default_factory=dict)  # by source
+    sections: dict[str, tuple[Article, ...]] = field(default_factory=dict)
+    entity_articles: dict[str, tuple[Article, ...]] = field(default_factory=dict)
+    section_paths: dict[str, str] = field(default_factory=dict)  # section name -> '/slug/'
+    co_entities: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)

@@ -1,0 +1,129 @@
+"""The build: read -> extract entities -> relate -> render -> write. One function per stage."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .config import Config
+from .entities import load_gazetteer
+from .errors import ContentError
+from .model import Article, Site
+from .readers import read_article
+from .render import render_site, static_files
+from .site import assign_paths, build_site
+from .writer import write_site
+
+log = logging.getLogger("sahifa")
+CONTENT_SUFFIXES = (".md", ".txt")
+
+
+@dataclass
+class BuildReport:
+    articles: int = 0
+    pages: int = 0
+    skipped: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        total = sum(self.seconds.values())
+        return f"{self.articles} articles, {self.pages} files in {total:.2f} s"
+
+
+def discover(content: Path) -> list[tuple[str, Path]]:
+    """Content files as (path relative to content/, file), sorted; hidden files ignored.
+
+    A symlink that points outside content/ is refused: a build must never publish a file
+    the content folder does not own.
+    """
+    if not content.is_dir():
+        raise ContentError(str(content), "content folder not found")
+    root = content.resolve()
+    found: list[tuple[str, Path]] = []
+    for path in content.rglob("*"):
+        rel = path.relative_to(content)
+        if any(part.startswith((".", "_")) for part in rel.parts):
+            continue
+        if path.suffix.lower() not in CONTENT_SUFFIXES or not path.is_file():
+            continue
+        if not path.resolve().is_relative_to(root):
+            raise ContentError(rel.as_posix(), "is a link to a file outside the content folder")
+        found.append((rel.as_posix(), path))
+    return sorted(found)
+
+
+def load_manifest(path: Path | None) -> dict[str, dict[str, str]]:
+    """Optional CSV with columns file,date[,category]: dates for scraped text files."""
+    if path is None:
+        return {}
+    rows: dict[str, dict[str, str]] = {}
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            name = Path(row.get("file", "")).name
+            rows[name] = {k: v for k, v in row.items() if k in ("date", "category") and v}
+    return rows
+
+
+def read_all(config: Config, files: list[tuple[str, Path]], keep_going: bool = False) -> tuple[list[Article], list[str]]:
+    manifest = load_manifest(config.manifest)
+    articles: list[Article] = []
+    skipped: list[str] = []
+    for rel, path in files:
+        try:
+            raw = path.read_bytes()
+            art = read_article(
+                rel, raw, default_section=config.default_section, extra=manifest.get(path.name)
+            )
+        except ContentError as exc:
+            if not keep_going:
+                raise
+            log.error("%s (skipped)", exc)
+            skipped.append(str(exc))
+            continue
+        articles.append(art)
+    return articles, skipped
+
+
+def publishable(articles: list[Article], config: Config, now: datetime) -> list[Article]:
+    """Drop drafts and scheduled (future) articles unless asked to include them."""
+    out = []
+    for art in articles:
+        if art.draft and not config.drafts:
+            continue
+        if art.date and art.date > now and not config.future:
+            log.info("%s: scheduled for %s, not published (use --future)", art.source, art.date)
+            continue
+        out.append(art)
+    return out
+
+
+def make_site(config: Config, keep_going: bool = False, report: BuildReport | None = None) -> Site:
+    report = report or BuildReport()
+    t0 = time.perf_counter()
+    files = discover(config.content_dir)
+    articles, report.skipped = read_all(config, files, keep_going)
+    articles = publishable(articles, config, datetime.now(UTC))
+    articles = assign_paths(articles, config.ascii_slugs)
+    t1 = time.perf_counter()
+    gaz = load_gazetteer(config.content_dir / "entities.toml")
+    site = build_site(articles, gaz, config.related_count, config.ascii_slugs)
+    t2 = time.perf_counter()
+    report.seconds.update(read=t1 - t0, link=t2 - t1)
+    report.articles = len(site.articles)
+    return site
+
+
+def build(config: Config, keep_going: bool = False) -> BuildReport:
+    """Build the whole site into config.output_dir; nothing is replaced unless all succeeds."""
+    report = BuildReport()
+    site = make_site(config, keep_going, report)
+    t0 = time.perf_counter()
+    files = list(render_site(site, config)) + list(static_files(config))
+    t1 = time.perf_counter()
+    report.pages = write_site(files, config.output_dir)
+    report.seconds.update(render=t1 - t0, write=time.perf_counter() - t1)
+    return report

@@ -1,0 +1,75 @@
+"""Assemble the whole site from read articles: URLs, entities, related links, listings."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import replace
+
+from .entities import Gazetteer, extract
+from .errors import ContentError
+from .model import Article, Entity, Site
+from .pages import article_path, section_slug
+from .relate import relate
+
+
+def newest_first(articles: list[Article]) -> list[Article]:
+    return sorted(articles, key=lambda a: (-(a.date.timestamp() if a.date else float("-inf")), a.source))
+
+
+def assign_paths(articles: list[Article], ascii_only: bool) -> list[Article]:
+    """Give each article its URL; two articles never share one.
+
+    Two explicit front-matter slugs that collide are an error naming both files. A slug made
+    from a title that is already taken gets '-2', '-3', ... in source-path order.
+    """
+    taken: dict[str, str] = {}
+    out: list[Article] = []
+    for art in sorted(articles, key=lambda a: (not a.explicit_slug, a.source)):
+        path = article_path(art, ascii_only)
+        if path in taken:
+            if art.explicit_slug:
+                raise ContentError(art.source, f"slug {art.slug!r} is already used by {taken[path]}")
+            n = 2
+            while article_path(replace(art, slug=f"{art.slug}-{n}"), ascii_only) in taken:
+                n += 1
+            art = replace(art, slug=f"{art.slug}-{n}")
+            path = article_path(art, ascii_only)
+        taken[path] = art.source
+        out.append(replace(art, path=path))
+    return out
+
+
+def build_site(articles: list[Article], gaz: Gazetteer, related_count: int, ascii_only: bool) -> Site:
+    ordered = tuple(newest_first([replace(a, entities=extract(gaz, a)) for a in articles]))
+    return link_site(ordered, gaz, related_count, ascii_only)
+
+
+def link_site(ordered: tuple[Article, ...], gaz: Gazetteer, related_count: int, ascii_only: bool) -> Site:
+    """Site-wide steps, recomputed every build from per-article data."""
+    sections: dict[str, list[Article]] = defaultdict(list)
+    by_entity: dict[str, list[Article]] = defaultdict(list)
+    co: dict[str, Counter[str]] = defaultdict(Counter)
+    for art in ordered:
+        sections[art.section].append(art)
+        names = [ref.name for ref in art.entities]
+        for name in names:
+            by_entity[name].append(art)
+            co[name].update(n for n in names if n != name)
+    entities: dict[str, Entity] = {}
+    used_slugs: set[str] = set()
+    for name in sorted(by_entity):
+        ent = gaz.entities[name]
+        slug, n = ent.slug or "entity", 2
+        while slug in used_slugs:
+            slug, n = f"{ent.slug}-{n}", n + 1
+        used_slugs.add(slug)
+        entities[name] = replace(ent, slug=slug)
+    return Site(
+        articles=ordered,
+        entities=entities,
+        related=relate(ordered, related_count),
+        sections={k: tuple(v) for k, v in sorted(sections.items())},
+        entity_articles={k: tuple(v) for k, v in by_entity.items()},
+        section_paths={k: f"/{section_slug(k, ascii_only)}/" for k in sections},
+        co_entities={k: tuple(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:10]) for k, c in co.items()},
+    )

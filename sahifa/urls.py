@@ -1,0 +1,49 @@
+"""Slugs and URLs. Slugs keep Arabic letters; an ASCII option transliterates."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import quote
+
+from slugify import slugify as _slugify
+
+from .arabic import strip_marks
+
+MAX_SLUG = 80
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {
+    f"lpt{i}" for i in range(10)
+}
+
+
+def slugify(text: str, ascii_only: bool = False) -> str:
+    """A URL- and file-system-safe slug; '' when nothing usable is left.
+
+    Harakat and tatweel are removed first: python-slugify would otherwise treat them as word
+    breaks and split `مُحَمَّد` into pieces.
+    """
+    text = strip_marks(unicodedata.normalize("NFC", text))
+    slug = _slugify(text, allow_unicode=not ascii_only, max_length=MAX_SLUG, word_boundary=True)
+    slug = unicodedata.normalize("NFC", slug).strip("-.")
+    if slug in _WINDOWS_RESERVED:
+        slug += "-1"
+    return slug
+
+
+_SAFE = re.compile(r"^[^/\\\x00]+$")
+
+
+def is_safe_segment(segment: str) -> bool:
+    """True when a slug can be one folder name: no separators, no dot names, no NUL."""
+    return bool(_SAFE.match(segment)) and segment not in (".", "..")
+
+
+def url_path(*segments: str) -> str:
+    """'/a/b/' from segments (unencoded: the site's links keep readable Arabic)."""
+    inner = "/".join(s for s in segments if s)
+    return "/" + inner + "/" if inner else "/"
+
+
+def encode_path(path: str) -> str:
+    """Percent-encode a site path for places that need ASCII URLs (share links, sitemaps)."""
+    return quote(path, safe="/#?=&")

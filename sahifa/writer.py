@@ -1,0 +1,106 @@
+"""Write the site atomically: build into a temporary folder, then swap it into place.
+
+A failed or killed build never leaves a half-written `site/`: the old folder stays until the
+new one is complete, and the swap itself is one `renameat2(RENAME_EXCHANGE)` call on Linux.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import SahifaError
+
+TMP_PREFIX = ".sahifa-tmp-"
+OLD_PREFIX = ".sahifa-old-"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _libc_renameat2() -> object | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.renameat2
+    except (OSError, AttributeError):
+        return None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories; False when the system cannot."""
+    fn = _libc_renameat2()
+    if fn is None:
+        return False
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)  # type: ignore[operator]
+    return rc == 0
+
+
+def clean_stale(output: Path) -> None:
+    """Remove temporary folders left behind by a killed build; restore a lost output folder."""
+    parent = output.parent if output.parent != Path("") else Path(".")
+    if not parent.exists():
+        return
+    for child in parent.iterdir():
+        if child.name.startswith(TMP_PREFIX + output.name + "-"):
+            shutil.rmtree(child, ignore_errors=True)
+    for child in parent.iterdir():
+        if child.name.startswith(OLD_PREFIX + output.name + "-"):
+            if not output.exists():
+                child.rename(output)  # killed between the two renames of the fallback swap
+            else:
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def check_inside(root: Path, rel: str) -> Path:
+    """The file for `rel` under root; refuses anything that would land outside it."""
+    if not rel or "\x00" in rel or rel.startswith(("/", "\\")) or "\\" in rel:
+        raise SahifaError(f"refusing to write unsafe path {rel!r}")
+    parts = rel.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise SahifaError(f"refusing to write unsafe path {rel!r}")
+    target = root.joinpath(*parts)
+    if not target.resolve().is_relative_to(root.resolve()):
+        raise SahifaError(f"refusing to write outside the output folder: {rel!r}")
+    return target
+
+
+def write_site(files: Iterable[tuple[str, bytes]], output: Path) -> int:
+    """Write every (relative path, bytes) into a fresh folder, then swap it in. Returns a count."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(output)
+    tmp = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    count = 0
+    try:
+        seen: set[str] = set()
+        for rel, data in files:
+            if rel in seen:
+                raise SahifaError(f"two pages want the same file {rel!r}")
+            seen.add(rel)
+            target = check_inside(tmp, rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            count += 1
+        _swap(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return count
+
+
+def _swap(tmp: Path, output: Path) -> None:
+    if not output.exists():
+        tmp.rename(output)
+        return
+    if _exchange(tmp, output):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old site
+        return
+    old = output.parent / f"{OLD_PREFIX}{output.name}-{os.getpid()}"
+    output.rename(old)
+    tmp.rename(output)
+    shutil.rmtree(old, ignore_errors=True)
