@@ -12,8 +12,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 # Harakat, Quranic marks, superscript alef, tatweel: they change nothing for matching.
-_MARKS = "".join(chr(c) for c in range(0x064B, 0x0660)) + "\u0670\u0640" + "".join(
-    chr(c) for c in range(0x06D6, 0x06EE)
+_MARKS = (
+    "".join(chr(c) for c in range(0x064B, 0x0660))
+    + "\u0670\u0640"
+    + "".join(chr(c) for c in range(0x06D6, 0x06EE))
 )
 # Bidi controls and zero-width characters scraped pages are full of.
 _INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c\ufeff"
@@ -100,9 +102,13 @@ def strong_direction_counts(text: str) -> tuple[int, int]:
     return rtl, ltr
 
 
+_RTL_CHARS = re.compile(r"[\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFF]")
+_LTR_CHARS = re.compile(r"[A-Za-z\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF]")
+
+
 def text_direction(text: str) -> str | None:
     """'ltr' when a block is mostly Latin (so it needs its own `dir`), else None."""
-    rtl, ltr = strong_direction_counts(text)
+    rtl, ltr = len(_RTL_CHARS.findall(text)), len(_LTR_CHARS.findall(text))
     return "ltr" if ltr > 2 * rtl and ltr > 0 else None
 
 

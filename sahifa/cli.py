@@ -19,8 +19,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", type=Path, help="output folder (default: site)")
     p.add_argument("--base-url", help="absolute base URL, e.g. https://example.org/news/")
     p.add_argument("--drafts", action="store_true", default=None, help="include drafts")
-    p.add_argument("--future", action="store_true", default=None, help="include future-dated articles")
-    p.add_argument("--keep-going", action="store_true", help="skip broken articles instead of failing")
+    p.add_argument(
+        "--future", action="store_true", default=None, help="include future-dated articles"
+    )
+    p.add_argument(
+        "--keep-going", action="store_true", help="skip broken articles instead of failing"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print each stage's time")
 
@@ -93,6 +97,8 @@ def _build(config: Config, args: argparse.Namespace) -> int:
         if args.verbose:
             print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in report.seconds.items()))
     if report.skipped:
-        print(f"sahifa: {len(report.skipped)} article(s) skipped because of errors", file=sys.stderr)
+        print(
+            f"sahifa: {len(report.skipped)} article(s) skipped because of errors", file=sys.stderr
+        )
         return 3
     return 0

@@ -17,7 +17,9 @@ class Config:
     lang: str = "ar"
     content_dir: Path = Path("content")
     output_dir: Path = Path("site")
-    theme_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "templates")
+    theme_dir: Path = field(
+        default_factory=lambda: Path(__file__).resolve().parent.parent / "templates"
+    )
     templates_dir: Path | None = None  # the site's own overrides, searched before the theme
     per_page: int = 20
     related_count: int = 5

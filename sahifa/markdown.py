@@ -71,4 +71,3 @@ def render_markdown(md: MarkdownIt, source: str) -> tuple[str, tuple[Heading, ..
                 tok.attrSet("dir", direction)
     html = md.renderer.render(tokens, md.options, {"anchors": True})
     return html, tuple(headings), "\n".join(text)
-

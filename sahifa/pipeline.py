@@ -68,7 +68,9 @@ def load_manifest(path: Path | None) -> dict[str, dict[str, str]]:
     return rows
 
 
-def read_all(config: Config, files: list[tuple[str, Path]], keep_going: bool = False) -> tuple[list[Article], list[str]]:
+def read_all(
+    config: Config, files: list[tuple[str, Path]], keep_going: bool = False
+) -> tuple[list[Article], list[str]]:
     manifest = load_manifest(config.manifest)
     articles: list[Article] = []
     skipped: list[str] = []

@@ -195,15 +195,19 @@ def _paragraph_html(text: str) -> str:
     return f"<p{attr}>{html.escape(text, quote=False)}</p>"
 
 
+def _is_share_line(line: str) -> bool:
+    return len(line) < 30 and normalize(line) in SHARE_WORDS
+
+
 def parse_scraped(lines: list[str]) -> tuple[str, str, list[tuple[str, str]]]:
     """Return (title, byline, blocks) where each block is ('p'|'h2', text)."""
     items = [ln.strip() for ln in lines if ln.strip()]
     if not items:
         return "", "", []
     title, rest = items[0], items[1:]
-    rest = [ln for ln in rest if normalize(ln) not in SHARE_WORDS and not _ARTIFACT.match(ln)]
+    rest = [ln for ln in rest if not _is_share_line(ln) and not _ARTIFACT.match(ln)]
     for i, ln in enumerate(rest):
-        if normalize(ln.rstrip(":")) in RELATED_MARKERS:
+        if len(ln) < 30 and normalize(ln.rstrip(":")) in RELATED_MARKERS:
             rest = rest[:i]
             break
     byline = ""
@@ -228,7 +232,9 @@ def render_blocks(blocks: list[tuple[str, str]]) -> tuple[str, tuple[Heading, ..
         if kind == "h2":
             anchor = unique_anchor(text, used)
             headings.append(Heading(text, anchor))
-            parts.append(f'<h2 id="{anchor}">{html.escape(text, quote=False)}{anchor_link(anchor)}</h2>')
+            parts.append(
+                f'<h2 id="{anchor}">{html.escape(text, quote=False)}{anchor_link(anchor)}</h2>'
+            )
         else:
             parts.append(_paragraph_html(text))
     return "\n".join(parts) + "\n", tuple(headings)
@@ -262,7 +268,12 @@ def read_article(
     fm_text = text[: len(text) - len(body)]
     for key in meta:
         if key not in KNOWN_KEYS:
-            log.warning("%s:%d: unknown front matter key %r (ignored)", rel, _line_of(fm_text, str(key)), key)
+            log.warning(
+                "%s:%d: unknown front matter key %r (ignored)",
+                rel,
+                _line_of(fm_text, str(key)),
+                key,
+            )
 
     def line(key: str) -> int:
         return _line_of(fm_text, key)
@@ -272,7 +283,9 @@ def read_article(
         body_html, headings, plain = render_markdown(_MD, body)
         title = _as_text(rel, "title", meta.get("title"), line("title"))
         byline = _as_text(rel, "byline", meta.get("byline"), line("byline"))
-        first_para = next((p for p in body.split("\n\n") if p.strip() and not p.startswith("#")), "")
+        first_para = next(
+            (p for p in body.split("\n\n") if p.strip() and not p.startswith("#")), ""
+        )
     else:
         ftitle, fbyline, blocks = parse_scraped(body.split("\n"))
         body_html, headings = render_blocks(blocks)
@@ -292,12 +305,18 @@ def read_article(
     slug_source = _as_text(rel, "slug", meta.get("slug"), line("slug"))
     slug = slugify(slug_source) if slug_source else slugify(title)
     if slug_source and not slug:
-        raise ContentError(rel, f"slug {slug_source!r} has no letters or digits left", line=line("slug"))
+        raise ContentError(
+            rel, f"slug {slug_source!r} has no letters or digits left", line=line("slug")
+        )
     slug = slug or slugify(PurePosixPath(rel).stem)
     if not slug:
-        raise ContentError(rel, "cannot make a URL from the title or the file name; add 'slug:'", line=1)
+        raise ContentError(
+            rel, "cannot make a URL from the title or the file name; add 'slug:'", line=1
+        )
     if not slugify(section):
-        raise ContentError(rel, f"section {section!r} has no letters or digits", line=line("section"))
+        raise ContentError(
+            rel, f"section {section!r} has no letters or digits", line=line("section")
+        )
     summary = _as_text(rel, "summary", meta.get("summary"), line("summary"))
     lang = _as_text(rel, "lang", meta.get("lang"), line("lang")) or "ar"
     return Article(

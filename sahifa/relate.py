@@ -19,7 +19,9 @@ HALF_LIFE_DAYS = 60.0
 
 
 def _weight(ref: EntityRef) -> float:
-    return 1.0 + math.log1p(ref.count) + (1.0 if ref.in_title else 0.0) + (0.5 if ref.in_lead else 0.0)
+    return (
+        1.0 + math.log1p(ref.count) + (1.0 if ref.in_title else 0.0) + (0.5 if ref.in_lead else 0.0)
+    )
 
 
 def _decay(a: datetime | None, b: datetime | None) -> float:
@@ -61,7 +63,10 @@ def relate(articles: tuple[Article, ...], count: int = 5) -> dict[str, tuple[Rel
                     shared[j].append((-part, ref.name))
         ranked = sorted(
             scores.items(),
-            key=lambda kv: (-kv[1] * _decay(art.date, articles[kv[0]].date), _sort_key(articles[kv[0]])),
+            key=lambda kv: (
+                -kv[1] * _decay(art.date, articles[kv[0]].date),
+                _sort_key(articles[kv[0]]),
+            ),
         )[:count]
         links = [
             Related(articles[j], tuple(name for _, name in sorted(shared[j])), round(s, 6))
@@ -74,7 +79,9 @@ def relate(articles: tuple[Article, ...], count: int = 5) -> dict[str, tuple[Rel
     return result
 
 
-def _same_section(art: Article, section: list[Article], taken: set[str], count: int) -> list[Related]:
+def _same_section(
+    art: Article, section: list[Article], taken: set[str], count: int
+) -> list[Related]:
     """The fallback: newest in the same section (the list is already newest first)."""
     out: list[Related] = []
     for other in section:

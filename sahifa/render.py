@@ -89,14 +89,21 @@ def article_context(site: Site, article: Article, config: Config) -> dict[str, A
     }
 
 
-TYPE_LABELS = (("place", "أماكن"), ("person", "أشخاص"), ("organisation", "منظمات"), ("other", "أخرى"))
+TYPE_LABELS = (
+    ("place", "أماكن"),
+    ("person", "أشخاص"),
+    ("organisation", "منظمات"),
+    ("other", "أخرى"),
+)
 
 
 def entity_groups(site: Site) -> list[tuple[str, list[tuple[Any, int]]]]:
     """Entities by type, most mentioned first (then by name)."""
     groups = []
     for type_, label in TYPE_LABELS:
-        items = [(e, len(site.entity_articles[n])) for n, e in site.entities.items() if e.type == type_]
+        items = [
+            (e, len(site.entity_articles[n])) for n, e in site.entities.items() if e.type == type_
+        ]
         items.sort(key=lambda ec: (-ec[1], ec[0].name))
         if items:
             groups.append((label, items))
@@ -112,14 +119,19 @@ def render_site(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
         yield output_file(article.path), _render(env, "article.html", **common, **ctx)
     yield from _listing(env, common, "home.html", site.articles, "/", config, title=config.title)
     for name, items in site.sections.items():
-        yield from _listing(env, common, "section.html", items, site.section_paths[name], config, title=name)
+        yield from _listing(
+            env, common, "section.html", items, site.section_paths[name], config, title=name
+        )
     for name, entity in site.entities.items():
         yield from _listing(
             env, common, "entity.html", site.entity_articles[name], f"/entity/{entity.slug}/", config,
             title=name, entity=entity, co_entities=site.co_entities.get(name, ()),
         )  # fmt: skip
-    yield "entity/index.html", _render(
-        env, "entities.html", **common, title="الأعلام والأماكن", groups=entity_groups(site)
+    yield (
+        "entity/index.html",
+        _render(
+            env, "entities.html", **common, title="الأعلام والأماكن", groups=entity_groups(site)
+        ),
     )
     yield "404.html", _render(env, "404.html", **common, title="الصفحة غير موجودة")
 

@@ -23,9 +23,16 @@ def share_links(url: str, title: str) -> tuple[ShareLink, ...]:
     u, t = _q(url), _q(title)
     both = _q(f"{title} {url}")
     return (
-        ShareLink("facebook", "شارك عبر فيسبوك", "فيسبوك", f"https://www.facebook.com/sharer/sharer.php?u={u}"),
+        ShareLink(
+            "facebook",
+            "شارك عبر فيسبوك",
+            "فيسبوك",
+            f"https://www.facebook.com/sharer/sharer.php?u={u}",
+        ),
         ShareLink("whatsapp", "شارك عبر واتساب", "واتساب", f"https://wa.me/?text={both}"),
-        ShareLink("telegram", "شارك عبر تيليغرام", "تيليغرام", f"https://t.me/share/url?url={u}&text={t}"),
+        ShareLink(
+            "telegram", "شارك عبر تيليغرام", "تيليغرام", f"https://t.me/share/url?url={u}&text={t}"
+        ),
         ShareLink("x", "شارك عبر إكس", "إكس", f"https://x.com/intent/post?url={u}&text={t}"),
         ShareLink("email", "أرسل بالبريد الإلكتروني", "بريد", f"mailto:?subject={t}&body={u}"),
         ShareLink("copy", "انسخ رابط المقال", "نسخ الرابط", url),

@@ -13,7 +13,9 @@ from .relate import relate
 
 
 def newest_first(articles: list[Article]) -> list[Article]:
-    return sorted(articles, key=lambda a: (-(a.date.timestamp() if a.date else float("-inf")), a.source))
+    return sorted(
+        articles, key=lambda a: (-(a.date.timestamp() if a.date else float("-inf")), a.source)
+    )
 
 
 def assign_paths(articles: list[Article], ascii_only: bool) -> list[Article]:
@@ -28,7 +30,9 @@ def assign_paths(articles: list[Article], ascii_only: bool) -> list[Article]:
         path = article_path(art, ascii_only)
         if path in taken:
             if art.explicit_slug:
-                raise ContentError(art.source, f"slug {art.slug!r} is already used by {taken[path]}")
+                raise ContentError(
+                    art.source, f"slug {art.slug!r} is already used by {taken[path]}"
+                )
             n = 2
             while article_path(replace(art, slug=f"{art.slug}-{n}"), ascii_only) in taken:
                 n += 1
@@ -39,12 +43,16 @@ def assign_paths(articles: list[Article], ascii_only: bool) -> list[Article]:
     return out
 
 
-def build_site(articles: list[Article], gaz: Gazetteer, related_count: int, ascii_only: bool) -> Site:
+def build_site(
+    articles: list[Article], gaz: Gazetteer, related_count: int, ascii_only: bool
+) -> Site:
     ordered = tuple(newest_first([replace(a, entities=extract(gaz, a)) for a in articles]))
     return link_site(ordered, gaz, related_count, ascii_only)
 
 
-def link_site(ordered: tuple[Article, ...], gaz: Gazetteer, related_count: int, ascii_only: bool) -> Site:
+def link_site(
+    ordered: tuple[Article, ...], gaz: Gazetteer, related_count: int, ascii_only: bool
+) -> Site:
     """Site-wide steps, recomputed every build from per-article data."""
     sections: dict[str, list[Article]] = defaultdict(list)
     by_entity: dict[str, list[Article]] = defaultdict(list)
@@ -71,5 +79,7 @@ def link_site(ordered: tuple[Article, ...], gaz: Gazetteer, related_count: int, 
         sections={k: tuple(v) for k, v in sorted(sections.items())},
         entity_articles={k: tuple(v) for k, v in by_entity.items()},
         section_paths={k: f"/{section_slug(k, ascii_only)}/" for k in sections},
-        co_entities={k: tuple(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:10]) for k, c in co.items()},
+        co_entities={
+            k: tuple(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:10]) for k, c in co.items()
+        },
     )

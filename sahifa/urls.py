@@ -11,9 +11,9 @@ from slugify import slugify as _slugify
 from .arabic import strip_marks
 
 MAX_SLUG = 80
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {
-    f"lpt{i}" for i in range(10)
-}
+_WINDOWS_RESERVED = (
+    {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
+)
 
 
 def slugify(text: str, ascii_only: bool = False) -> str:
