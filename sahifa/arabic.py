@@ -50,6 +50,48 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", text).strip().lower()
 
 
+def fold(text: str) -> str:
+    """`normalize` for a single token: no NFC, no white-space pass (the caller split on it)."""
+    return text.translate(_STRIP).translate(_FOLD).lower()
+
+
+# A token: letters/digits with their harakat and tatweel. Arabic punctuation (، ؛ ؟) is in the
+# Arabic block but is not a word character, so it never glues onto a name. Latin parts may be
+# joined by '.', '-' or '&' (U.S, Al-Qaeda, AT&T).
+_TOKEN_RE = re.compile(
+    r"[^\W_][\w\u064B-\u065F\u0670\u0640\u06D6-\u06ED\u200c-\u200f]*(?:[.\-&][A-Za-z0-9]+)*"
+)
+
+
+def tokens(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, folded token) for every word; start/end index the original `text`.
+
+    Fast path: when folding does not change the length (no harakat, tatweel or bidi marks,
+    the common case) the folded text is tokenised once, offsets unchanged.
+    """
+    folded = text.translate(_STRIP)
+    if len(folded) == len(text):
+        folded = folded.translate(_FOLD).lower()
+        if len(folded) == len(text):
+            return [(m.start(), m.end(), m.group()) for m in _TOKEN_RE.finditer(folded)]
+    return [(m.start(), m.end(), fold(m.group())) for m in _TOKEN_RE.finditer(text)]
+
+
+def raw_prefix(token: str, folded_chars: int) -> int:
+    """How many characters of the original `token` make up its first `folded_chars` folded
+    characters (with any harakat on them): the exact offset past a stripped clitic."""
+    seen = 0
+    for i, ch in enumerate(token):
+        if seen == folded_chars and ch not in _STRIP_SET:
+            return i
+        if ch not in _STRIP_SET:
+            seen += 1
+    return len(token)
+
+
+_STRIP_SET = frozenset(_MARKS + _INVISIBLE)
+
+
 # Proclitics, in the order they attach: conjunction, then preposition, then the article.
 CONJUNCTIONS = ("و", "ف")
 PREPOSITIONS = ("ب", "ل", "ك")
