@@ -67,6 +67,7 @@ class Article:
     declared_entities: tuple[str, ...] = ()
     entities: tuple[EntityRef, ...] = ()
     words: int = 0
+    digest: str = ""  # hash of the source bytes and outside metadata: the cache key
     explicit_slug: bool = False  # the slug came from front matter (a collision is an error)
     path: str = ""  # the URL path inside the site, e.g. '/سياسة/عنوان/'; set by the pipeline
 

@@ -6,6 +6,7 @@ Readers never touch templates; they only turn bytes into the article model.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import html
 import logging
 import re
@@ -340,7 +341,15 @@ def read_article(
         declared_entities=_as_list(rel, "entities", meta.get("entities"), line("entities")),
         words=len(plain.split()),
         explicit_slug=bool(slug_source),
+        digest=source_digest(raw, extra),
     )
+
+
+def source_digest(raw: bytes, extra: dict[str, str] | None) -> str:
+    """What an article is made from: its bytes and any manifest row."""
+    h = hashlib.sha1(raw)
+    h.update(repr(sorted((extra or {}).items())).encode())
+    return h.hexdigest()
 
 
 def _folder_section(rel: str) -> str:

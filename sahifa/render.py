@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,43 +112,98 @@ def entity_groups(site: Site) -> list[tuple[str, list[tuple[Any, int]]]]:
     return groups
 
 
-def render_site(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
-    """Yield (relative output file, bytes) for every page of the site."""
-    env = make_env(config)
-    common = {"site": site, "sections": list(site.section_paths.items())}
+@dataclass(frozen=True)
+class PageJob:
+    """One page to render: its output file, template and context (plain data, no Site)."""
+
+    file: str
+    template: str
+    context: dict[str, Any]
+
+
+def page_jobs(site: Site, config: Config) -> Iterator[PageJob]:
+    """Every page of the site, in a stable order. Pure: no rendering, no files.
+
+    Contexts hold plain values only (never the whole Site) so that `context_key` sees every
+    input of a page, and an incremental build can skip the pages whose key did not change.
+    """
+    common = {"sections": tuple(site.section_paths.items())}
     for article in site.articles:
         ctx = article_context(site, article, config)
-        yield output_file(article.path), _render(env, "article.html", **common, **ctx)
-    yield from _listing(env, common, "home.html", site.articles, "/", config, title=config.title)
+        yield PageJob(output_file(article.path), "article.html", {**common, **ctx})
+    yield from _listing(common, "home.html", site.articles, "/", config, title=config.title)
     for name, items in site.sections.items():
         yield from _listing(
-            env, common, "section.html", items, site.section_paths[name], config, title=name
+            common, "section.html", items, site.section_paths[name], config, title=name
         )
     for name, entity in site.entities.items():
+        co = tuple(
+            (n, site.entities[n].slug, c)
+            for n, c in site.co_entities.get(name, ())
+            if n in site.entities
+        )
         yield from _listing(
-            env, common, "entity.html", site.entity_articles[name], f"/entity/{entity.slug}/", config,
-            title=name, entity=entity, co_entities=site.co_entities.get(name, ()),
+            common, "entity.html", site.entity_articles[name], f"/entity/{entity.slug}/", config,
+            title=name, entity=entity, co_entities=co,
         )  # fmt: skip
-    yield (
+    groups = entity_groups(site)
+    yield PageJob(
         "entity/index.html",
-        _render(
-            env, "entities.html", **common, title="الأعلام والأماكن", groups=entity_groups(site)
-        ),
+        "entities.html",
+        {**common, "title": "الأعلام والأماكن", "groups": groups},
     )
-    yield "404.html", _render(env, "404.html", **common, title="الصفحة غير موجودة")
+    yield PageJob("404.html", "404.html", {**common, "title": "الصفحة غير موجودة"})
 
 
 def _listing(
-    env: jinja2.Environment,
     common: dict[str, Any],
     template: str,
     items: tuple[Article, ...],
     base: str,
     config: Config,
     **extra: Any,
-) -> Iterator[tuple[str, bytes]]:
+) -> Iterator[PageJob]:
     for pager in paginate(items, base, config.per_page):
-        yield output_file(pager.path), _render(env, template, **common, pager=pager, **extra)
+        yield PageJob(output_file(pager.path), template, {**common, "pager": pager, **extra})
+
+
+def render_job(env: jinja2.Environment, job: PageJob) -> bytes:
+    return _render(env, job.template, **job.context)
+
+
+def render_site(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
+    """Yield (relative output file, bytes) for every page of the site."""
+    env = make_env(config)
+    for job in page_jobs(site, config):
+        yield job.file, render_job(env, job)
+
+
+def _key_parts(value: Any, out: list[str]) -> None:
+    """Flatten a context into strings. An Article stands for itself by its digest (its source
+    bytes) plus what the build computed for it (URL, entities)."""
+    if isinstance(value, Article):
+        out.append(f"A{value.digest}|{value.path}|{value.entities!r}|{value.slug}")
+    elif isinstance(value, dict):
+        for k in sorted(value):
+            out.append(f"K{k}")
+            _key_parts(value[k], out)
+    elif isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        out.append(f"L{len(value)}")
+        for item in value:
+            _key_parts(item, out)
+    elif is_dataclass(value):
+        out.append(type(value).__name__)
+        for f in fields(value):
+            _key_parts(getattr(value, f.name), out)
+    else:
+        out.append(repr(value))
+
+
+def context_key(job: PageJob) -> str:
+    """A digest of everything a page is rendered from (its template is keyed separately)."""
+    parts: list[str] = [job.template]
+    _key_parts(job.context, parts)
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def static_files(config: Config) -> Iterator[tuple[str, bytes]]:
@@ -162,4 +219,12 @@ def static_files(config: Config) -> Iterator[tuple[str, bytes]]:
         yield rel, seen[rel].read_bytes()
 
 
-__all__ = ["Pager", "render_site", "static_files", "output_file", "make_env"]
+__all__ = [
+    "Pager",
+    "PageJob",
+    "render_site",
+    "page_jobs",
+    "static_files",
+    "output_file",
+    "make_env",
+]
