@@ -25,6 +25,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--keep-going", action="store_true", help="skip broken articles instead of failing"
     )
+    p.add_argument("--no-cache", action="store_true", help="ignore and do not write .sahifa-cache/")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print each stage's time")
 
@@ -89,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(config: Config, args: argparse.Namespace) -> int:
-    from .pipeline import build
+    from .incremental import Builder
 
-    report = build(config, keep_going=args.keep_going)
+    cache = None if args.no_cache else config.output_dir.parent / ".sahifa-cache"
+    report = Builder(config, cache_dir=cache).build(keep_going=args.keep_going)
     if not args.quiet:
         print(f"sahifa: {report.summary()} -> {config.output_dir}")
         if args.verbose:

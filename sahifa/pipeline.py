@@ -14,9 +14,7 @@ from .entities import load_gazetteer
 from .errors import ContentError
 from .model import Article, Site
 from .readers import read_article
-from .render import render_site, static_files
 from .site import assign_paths, build_site
-from .writer import write_site
 
 log = logging.getLogger("sahifa")
 CONTENT_SUFFIXES = (".md", ".txt")
@@ -119,13 +117,12 @@ def make_site(config: Config, keep_going: bool = False, report: BuildReport | No
     return site
 
 
-def build(config: Config, keep_going: bool = False) -> BuildReport:
-    """Build the whole site into config.output_dir; nothing is replaced unless all succeeds."""
-    report = BuildReport()
-    site = make_site(config, keep_going, report)
-    t0 = time.perf_counter()
-    files = list(render_site(site, config)) + list(static_files(config))
-    t1 = time.perf_counter()
-    report.pages = write_site(files, config.output_dir)
-    report.seconds.update(render=t1 - t0, write=time.perf_counter() - t1)
-    return report
+def build(config: Config, keep_going: bool = False, cache_dir: Path | None = None) -> BuildReport:
+    """Build the whole site into config.output_dir; nothing is replaced unless all succeeds.
+
+    With `cache_dir`, per-article work and unchanged pages are reused from the last build.
+    """
+    from .incremental import Builder
+
+    result = Builder(config, cache_dir=cache_dir).build(keep_going=keep_going)
+    return BuildReport(result.articles, result.files, result.skipped, result.seconds)

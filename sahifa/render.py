@@ -176,6 +176,13 @@ def render_site(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
     env = make_env(config)
     for job in page_jobs(site, config):
         yield job.file, render_job(env, job)
+    yield from site_files(site, config)
+
+
+def site_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
+    """Files made straight from the Site rather than from one template per page:
+    robots.txt (and, from sahifa.publish, feeds and sitemaps). Cheap: made every build."""
+    yield "robots.txt", f"User-agent: *\nAllow: /\nSitemap: {config.base_url}sitemap.xml\n".encode()
 
 
 def _key_parts(value: Any, out: list[str]) -> None:

@@ -10,6 +10,7 @@ from .errors import ContentError
 from .model import Article, Entity, Site
 from .pages import article_path, section_slug
 from .relate import relate
+from .urls import slugify
 
 
 def newest_first(articles: list[Article]) -> list[Article]:
@@ -65,8 +66,12 @@ def link_site(
             co[name].update(n for n in names if n != name)
     entities: dict[str, Entity] = {}
     used_slugs: set[str] = set()
+    types = {ref.name: ref.type for art in ordered for ref in art.entities}
     for name in sorted(by_entity):
-        ent = gaz.entities[name]
+        # Cached articles may name entities this gazetteer has not seen (front matter ones).
+        ent = gaz.entities.get(name) or Entity(
+            name, types[name], slugify(name) or slugify(name, True)
+        )
         slug, n = ent.slug or "entity", 2
         while slug in used_slugs:
             slug, n = f"{ent.slug}-{n}", n + 1

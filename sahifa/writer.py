@@ -86,14 +86,15 @@ def write_site(files: Iterable[tuple[str, bytes]], output: Path) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
             count += 1
-        _swap(tmp, output)
+        swap_into_place(tmp, output)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return count
 
 
-def _swap(tmp: Path, output: Path) -> None:
+def swap_into_place(tmp: Path, output: Path) -> None:
+    """Make the complete folder `tmp` the new `output`, atomically where the system allows."""
     if not output.exists():
         tmp.rename(output)
         return
