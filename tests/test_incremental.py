@@ -1,0 +1,120 @@
+"""The build cache: per-article work reused, unchanged pages neither rendered nor written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+
+from sahifa.config import load_config
+from sahifa.incremental import Builder
+
+from .conftest import ROOT, make_content
+
+
+def article(title: str, day: int, body: str, section: str = "أخبار") -> str:
+    return f"---\ntitle: {title}\ndate: 2025-01-{day:02d}T10:00:00+03:00\nsection: {section}\n---\n{body}\n"
+
+
+def setup_site(tmp_path: Path) -> tuple[Path, Path]:
+    content = make_content(
+        tmp_path,
+        {
+            "a.md": article("زيارة إلى دمشق", 1, "وصل الوفد إلى دمشق ثم حلب."),
+            "b.md": article("سوق في حلب", 2, "افتتح سوق جديد في حلب قرب دمشق."),
+            "c.md": article("طقس بيروت", 3, "أمطار في بيروت.", section="طقس"),
+        },
+    )
+    return content, tmp_path / "site"
+
+
+def builder(content: Path, out: Path, **kw) -> Builder:
+    config = load_config(None, content_dir=content, output_dir=out)
+    return Builder(config, cache_dir=out.parent / ".cache", **kw)
+
+
+def home_titles(out: Path) -> list[str]:
+    soup = BeautifulSoup((out / "index.html").read_text("utf-8"), "html.parser")
+    return [a.get_text() for a in soup.select(".card > a")]
+
+
+def test_nothing_changed_renders_and_writes_nothing(tmp_path: Path):
+    content, out = setup_site(tmp_path)
+    first = builder(content, out).build()
+    assert first.reread == 3 and first.rendered > 0
+    again = builder(content, out).build()  # a new process: state comes from the cache file
+    assert (again.reread, again.rendered, again.written) == (0, 0, [])
+    assert again.files == first.files
+
+
+def test_unchanged_files_keep_their_inode(tmp_path: Path):
+    content, out = setup_site(tmp_path)
+    builder(content, out).build()
+    (content / "c.md").write_text(
+        article("طقس بيروت اليوم", 3, "أمطار غزيرة في بيروت.", "طقس"), "utf-8"
+    )
+    result = builder(content, out).build()
+    assert result.reread == 1
+    assert "index.html" in result.written  # the home page lists the new title
+    assert "طقس بيروت اليوم" in home_titles(out)
+    page = out / "أخبار" / "سوق-في-حلب" / "index.html"
+    inode_page = page.stat().st_ino
+    builder(content, out).build()
+    assert page.stat().st_ino == inode_page  # hard-linked, not rewritten
+
+
+def test_edit_updates_related_and_listings(tmp_path: Path):
+    content, out = setup_site(tmp_path)
+    b = builder(content, out, in_place=True)
+    b.build()
+    (content / "a.md").write_text(
+        article("زيارة جديدة إلى دمشق", 1, "وصل الوفد إلى دمشق ثم حلب."), "utf-8"
+    )
+    result = b.build()
+    assert result.reread == 1
+    related_page = BeautifulSoup(
+        (out / "أخبار" / "سوق-في-حلب" / "index.html").read_text("utf-8"), "html.parser"
+    )
+    assert "زيارة جديدة إلى دمشق" in [a.get_text() for a in related_page.select(".related a")]
+    assert "زيارة جديدة إلى دمشق" in home_titles(out)
+    assert not (out / "أخبار" / "زيارة-إلى-دمشق").exists()  # the old URL is gone
+
+
+def test_delete_removes_page_and_links(tmp_path: Path):
+    content, out = setup_site(tmp_path)
+    b = builder(content, out, in_place=True)
+    b.build()
+    (content / "a.md").unlink()
+    result = b.build()
+    assert "أخبار/زيارة-إلى-دمشق/index.html" in result.removed
+    assert not (out / "أخبار" / "زيارة-إلى-دمشق").exists()
+    assert "زيارة إلى دمشق" not in home_titles(out)
+    for page in out.rglob("*.html"):
+        assert "زيارة-إلى-دمشق" not in page.read_text("utf-8"), page
+
+
+def test_corrupt_or_foreign_cache_is_ignored(tmp_path: Path):
+    content, out = setup_site(tmp_path)
+    builder(content, out).build()
+    (out.parent / ".cache" / "state.pickle").write_bytes(b"not a pickle at all")
+    result = builder(content, out).build()
+    assert result.reread == 3  # nothing trusted: everything read again
+    assert home_titles(out)[0] == "طقس بيروت"
+
+
+def test_template_change_rerenders(tmp_path: Path):
+    content, out = setup_site(tmp_path)
+    theme = tmp_path / "theme"
+    shutil.copytree(ROOT / "templates", theme)
+    config = load_config(None, content_dir=content, output_dir=out, theme_dir=theme)
+    first = Builder(config, cache_dir=tmp_path / ".c").build()
+    footer = theme / "footer.html"
+    footer.write_text(
+        footer.read_text("utf-8").replace("</footer>", "<p>تذييل جديد</p></footer>"), "utf-8"
+    )
+    result = Builder(config, cache_dir=tmp_path / ".c").build()
+    assert result.reread == 0
+    assert result.rendered == first.rendered  # every page uses the footer
+    assert "تذييل جديد" in (out / "index.html").read_text("utf-8")
+    assert "تذييل جديد" in (out / "أخبار" / "سوق-في-حلب" / "index.html").read_text("utf-8")
