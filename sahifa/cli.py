@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--keep-going", action="store_true", help="skip broken articles instead of failing"
     )
+    p.add_argument("-j", "--jobs", type=int, default=0, help="processes (default: all cores)")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not write .sahifa-cache/")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print each stage's time")
@@ -93,7 +95,8 @@ def _build(config: Config, args: argparse.Namespace) -> int:
     from .incremental import Builder
 
     cache = None if args.no_cache else config.output_dir.parent / ".sahifa-cache"
-    report = Builder(config, cache_dir=cache).build(keep_going=args.keep_going)
+    jobs = args.jobs or os.cpu_count() or 1
+    report = Builder(config, cache_dir=cache, jobs=jobs).build(keep_going=args.keep_going)
     if not args.quiet:
         print(f"sahifa: {report.summary()} -> {config.output_dir}")
         if args.verbose:

@@ -12,15 +12,19 @@ swapped in atomically, unchanged files hard-linked from the previous site) and
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
+import multiprocessing as mp
 import os
 import pickle
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -28,10 +32,18 @@ from . import __version__
 from .config import Config
 from .entities import Gazetteer, extract, load_gazetteer
 from .errors import ContentError, SahifaError
-from .model import Article
+from .model import Article, EntityRef, Site
 from .pipeline import discover, load_manifest, publishable
-from .readers import read_article
-from .render import context_key, make_env, page_jobs, render_job, site_files, static_files
+from .readers import read_article, source_digest
+from .render import (
+    PageJob,
+    context_key,
+    make_env,
+    page_jobs,
+    render_job,
+    site_files,
+    static_files,
+)
 from .site import assign_paths, link_site, newest_first
 from .writer import OLD_PREFIX, TMP_PREFIX, check_inside, clean_stale, swap_into_place
 
@@ -67,7 +79,9 @@ class Source:
 
     stat: tuple[int, int]  # (mtime_ns, size)
     digest: str
-    article: Article  # as read, entities extracted, before paths are assigned
+    article: Article  # as read, before entities and paths
+    refs: tuple[EntityRef, ...] = ()
+    gaz_key: str = ""  # the site gazetteer `refs` were extracted with
 
 
 @dataclass
@@ -75,7 +89,6 @@ class State:
     """Everything carried from one build to the next."""
 
     version: str = ""
-    gaz_digest: str = ""
     sources: dict[str, Source] = field(default_factory=dict)
     page_keys: dict[str, str] = field(default_factory=dict)  # output file -> context key
     file_hashes: dict[str, str] = field(default_factory=dict)  # output file -> sha1 of bytes
@@ -108,18 +121,55 @@ class BuildResult:
         )
 
 
+PARALLEL_MIN = 64  # below this many items, starting processes costs more than it saves
+_WORKER_BUILDER: Builder | None = None  # the running build, set just before work is mapped
+
+
+def _read_one(item: tuple[str, bytes, dict[str, str] | None, tuple[int, int], str]) -> Any:
+    """Read one article; a ContentError is returned, not raised (it must cross processes)."""
+    builder = _WORKER_BUILDER
+    assert builder is not None
+    rel, raw, extra, _, _ = item
+    try:
+        return read_article(rel, raw, default_section=builder.config.default_section, extra=extra)
+    except ContentError as exc:
+        return exc
+
+
+def _extract_one(article: Article) -> tuple[EntityRef, ...]:
+    builder = _WORKER_BUILDER
+    assert builder is not None and builder.gaz is not None
+    return extract(builder.gaz, article)
+
+
+def _render_one(index: int) -> bytes:
+    builder = _WORKER_BUILDER
+    assert builder is not None
+    return render_job(builder._env, builder._jobs[index])
+
+
 class Builder:
     """Builds a site, keeping what it learnt for the next build."""
 
     def __init__(
-        self, config: Config, *, in_place: bool = False, cache_dir: Path | None = None
+        self,
+        config: Config,
+        *,
+        in_place: bool = False,
+        cache_dir: Path | None = None,
+        jobs: int = 1,
     ) -> None:
         self.config = config
+        self.jobs = max(1, jobs)
+        self._jobs: list[PageJob] = []
+        self._env: jinja2.Environment | None = None
         self.in_place = in_place
         self.cache_dir = cache_dir
         self.version = code_version()
         self.state = self._load_state()
         self.gaz: Gazetteer | None = None
+        self._gaz_key = ""
+        self._base: tuple[Gazetteer, str] | None = None
 
     # -- the cache file --------------------------------------------------------------------------
 
@@ -154,55 +204,90 @@ class Builder:
 
     # -- stages ----------------------------------------------------------------------------------
 
-    def _gazetteer(self) -> tuple[Gazetteer, bool]:
-        """The gazetteer, and whether it changed since the cached extraction."""
+    def _base_gazetteer(self) -> tuple[Gazetteer, str]:
+        """The built-in list plus the site's entities.toml, and a digest of what it was made of."""
         site_file = self.config.content_dir / "entities.toml"
         data = site_file.read_bytes() if site_file.exists() else b""
         digest = hashlib.sha1(data).hexdigest()
-        changed = digest != self.state.gaz_digest
-        if self.gaz is None or changed:
-            self.gaz = load_gazetteer(site_file)
-        self.state.gaz_digest = digest
-        return self.gaz, changed
+        if self._base is None or digest != self._base[1]:
+            self._base = (load_gazetteer(site_file), digest)
+        return self._base
+
+    def _site_gazetteer(self, articles: list[Article]) -> tuple[Gazetteer, str]:
+        """The gazetteer every article is matched against in this build: the base list plus
+        every name that any article declares in its front matter. Built before extraction so
+        that extraction never depends on the order articles are read in."""
+        base, base_digest = self._base_gazetteer()
+        declared = sorted({name for art in articles for name in art.declared_entities})
+        key = hashlib.sha1("\x1f".join([base_digest, *declared]).encode()).hexdigest()
+        if self.gaz is None or key != self._gaz_key:
+            gaz = copy.deepcopy(base)
+            register = Article(source="", title="", slug="", section="", body_html="", text="")
+            extract(gaz, replace(register, declared_entities=tuple(declared)))
+            self.gaz, self._gaz_key = gaz, key
+        return self.gaz, key
 
     def _read(self, keep_going: bool, result: BuildResult) -> list[Article]:
-        gaz, gaz_changed = self._gazetteer()
+        """Read what changed (by bytes), then extract entities where the article or the
+        site-wide gazetteer changed. Returns articles with entities, in source order."""
         manifest = load_manifest(self.config.manifest)
         sources: dict[str, Source] = {}
-        articles: list[Article] = []
+        todo: list[tuple[str, bytes, dict[str, str] | None, tuple[int, int], str]] = []
+        order: list[str] = []
         for rel, path in discover(self.config.content_dir):
+            order.append(rel)
             st = path.stat()
             stat = (st.st_mtime_ns, st.st_size)
             old = self.state.sources.get(rel)
-            if old is not None and old.stat == stat and not gaz_changed:
+            if old is not None and old.stat == stat:
                 sources[rel] = old
-                articles.append(old.article)
                 continue
-            try:
-                raw = path.read_bytes()
-                extra = manifest.get(path.name)
-                digest = hashlib.sha1(
-                    raw + repr(sorted((extra or {}).items())).encode()
-                ).hexdigest()
-                if old is not None and old.digest == digest and not gaz_changed:
-                    sources[rel] = Source(stat, digest, old.article)
-                    articles.append(old.article)
-                    continue
-                art = read_article(
-                    rel, raw, default_section=self.config.default_section, extra=extra
-                )
-            except ContentError as exc:
+            raw = path.read_bytes()
+            extra = manifest.get(path.name)
+            digest = source_digest(raw, extra)
+            if old is not None and old.digest == digest:
+                sources[rel] = replace(old, stat=stat)
+                continue
+            todo.append((rel, raw, extra, stat, digest))
+        for (rel, _, _, stat, digest), outcome in zip(
+            todo, self._map(_read_one, todo), strict=True
+        ):
+            if isinstance(outcome, ContentError):
                 if not keep_going:
-                    raise
-                log.error("%s (skipped)", exc)
-                result.skipped.append(str(exc))
+                    raise outcome
+                log.error("%s (skipped)", outcome)
+                result.skipped.append(str(outcome))
                 continue
-            art = replace(art, entities=extract(gaz, art))
-            result.reread += 1
-            sources[rel] = Source(stat, digest, art)
-            articles.append(art)
+            sources[rel] = Source(stat, digest, outcome)
+        result.reread = len(todo)
+        present = [sources[rel] for rel in order if rel in sources]
+        _, gaz_key = self._site_gazetteer([src.article for src in present])
+        stale = [src for src in present if src.gaz_key != gaz_key]
+        for src, refs in zip(
+            stale, self._map(_extract_one, [s.article for s in stale]), strict=True
+        ):
+            src.refs, src.gaz_key = refs, gaz_key
         self._pending_sources = sources
-        return articles
+        return [replace(src.article, entities=src.refs) for src in present]
+
+    def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """fn over items in order; across `jobs` forked processes when there is enough work.
+        Workers inherit the build's state by fork, so only items and results are pickled."""
+        global _WORKER_BUILDER
+        _WORKER_BUILDER = self
+        try:
+            if (
+                self.jobs <= 1
+                or len(items) < PARALLEL_MIN
+                or "fork" not in mp.get_all_start_methods()
+            ):
+                return [fn(item) for item in items]
+            ctx = mp.get_context("fork")
+            chunk = max(1, len(items) // (self.jobs * 8))
+            with ctx.Pool(self.jobs) as pool:
+                return pool.map(fn, items, chunksize=chunk)
+        finally:
+            _WORKER_BUILDER = None
 
     def build(self, keep_going: bool = False) -> BuildResult:
         """One build. On error the previous output and cache stay as they were."""
@@ -228,26 +313,31 @@ class Builder:
         return result
 
     def _render(
-        self, site: object, result: BuildResult
+        self, site: Site, result: BuildResult
     ) -> tuple[dict[str, bytes | None], dict[str, str]]:
         """Output file -> bytes, or None when the page is unchanged and need not be rendered."""
         config = self.config
-        env = make_env(config)
+        self._env = make_env(config)
         theme = tree_digest(config.theme_dir, config.templates_dir) + repr(config)
         outputs: dict[str, bytes | None] = {}
         keys: dict[str, str] = {}
-        for job in page_jobs(site, config):  # type: ignore[arg-type]
-            key = hashlib.sha1((theme + context_key(job)).encode()).hexdigest()
+        memo: dict[int, str] = {}
+        self._jobs = []
+        for job in page_jobs(site, config):
+            key = hashlib.sha1((theme + context_key(job, memo)).encode()).hexdigest()
             keys[job.file] = key
-            if self.state.page_keys.get(job.file) == key and job.file in self.state.file_hashes:
-                outputs[job.file] = None
-                continue
-            try:
-                outputs[job.file] = render_job(env, job)
-            except jinja2.TemplateError as exc:
-                raise SahifaError(f"{job.template}: {exc}") from None
-            result.rendered += 1
-        for name, data in [*site_files(site, config), *static_files(config)]:  # type: ignore[arg-type]
+            outputs[job.file] = None
+            if self.state.page_keys.get(job.file) != key or job.file not in self.state.file_hashes:
+                self._jobs.append(job)
+        try:
+            rendered = self._map(_render_one, list(range(len(self._jobs))))
+        except jinja2.TemplateError as exc:
+            raise SahifaError(f"template error: {exc}") from None
+        for job, data in zip(self._jobs, rendered, strict=True):
+            outputs[job.file] = data
+        result.rendered = len(self._jobs)
+        self._jobs = []
+        for name, data in [*site_files(site, config), *static_files(config)]:
             outputs[name] = data
         return outputs, keys
 

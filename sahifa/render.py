@@ -185,31 +185,37 @@ def site_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
     yield "robots.txt", f"User-agent: *\nAllow: /\nSitemap: {config.base_url}sitemap.xml\n".encode()
 
 
-def _key_parts(value: Any, out: list[str]) -> None:
+def _key_parts(value: Any, out: list[str], memo: dict[int, str]) -> None:
     """Flatten a context into strings. An Article stands for itself by its digest (its source
-    bytes) plus what the build computed for it (URL, entities)."""
+    bytes) plus what the build computed for it (URL, entities); memoised, as one article
+    appears on many pages."""
     if isinstance(value, Article):
-        out.append(f"A{value.digest}|{value.path}|{value.entities!r}|{value.slug}")
+        part = memo.get(id(value))
+        if part is None:
+            refs = "|".join(f"{r.name}:{r.type}:{r.count}" for r in value.entities)
+            part = memo[id(value)] = f"A{value.digest}|{value.path}|{value.slug}|{refs}"
+        out.append(part)
     elif isinstance(value, dict):
         for k in sorted(value):
             out.append(f"K{k}")
-            _key_parts(value[k], out)
+            _key_parts(value[k], out, memo)
     elif isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         out.append(f"L{len(value)}")
         for item in value:
-            _key_parts(item, out)
+            _key_parts(item, out, memo)
     elif is_dataclass(value):
         out.append(type(value).__name__)
         for f in fields(value):
-            _key_parts(getattr(value, f.name), out)
+            _key_parts(getattr(value, f.name), out, memo)
     else:
         out.append(repr(value))
 
 
-def context_key(job: PageJob) -> str:
-    """A digest of everything a page is rendered from (its template is keyed separately)."""
+def context_key(job: PageJob, memo: dict[int, str] | None = None) -> str:
+    """A digest of everything a page is rendered from (its template is keyed separately).
+    Pass the same `memo` for all pages of one build (and keep their objects alive)."""
     parts: list[str] = [job.template]
-    _key_parts(job.context, parts)
+    _key_parts(job.context, parts, {} if memo is None else memo)
     return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
