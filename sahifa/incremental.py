@@ -351,12 +351,18 @@ class Builder:
             if data is not None and old_hashes.get(name) != hashes[name]:
                 result.written.append(name)
         result.removed = sorted(set(old_hashes) - set(outputs))
-        if self.in_place:
+        if not result.written and not result.removed and self._output_complete(outputs):
+            pass  # nothing to do: the site on disk is already this build's site
+        elif self.in_place:
             self._write_in_place(outputs, result)
         else:
             self._write_swap(outputs, hashes)
         self.state.file_hashes = hashes
         self.state.page_keys = keys
+
+    def _output_complete(self, outputs: dict[str, bytes | None]) -> bool:
+        root = self.config.output_dir
+        return root.is_dir() and all((root / name).is_file() for name in outputs)
 
     def _write_in_place(self, outputs: dict[str, bytes | None], result: BuildResult) -> None:
         root = self.config.output_dir

@@ -10,6 +10,7 @@ import ctypes
 import ctypes.util
 import os
 import shutil
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -97,10 +98,25 @@ def swap_into_place(tmp: Path, output: Path) -> None:
     if not output.exists():
         tmp.rename(output)
         return
-    if _exchange(tmp, output):
-        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old site
-        return
     old = output.parent / f"{OLD_PREFIX}{output.name}-{os.getpid()}"
-    output.rename(old)
-    tmp.rename(output)
-    shutil.rmtree(old, ignore_errors=True)
+    if _exchange(tmp, output):
+        tmp.rename(old)  # tmp now holds the previous site
+    else:
+        output.rename(old)
+        tmp.rename(output)
+    discard(old)
+
+
+def discard(folder: Path) -> None:
+    """Delete a folder without making the build wait: removing tens of thousands of entries
+    takes seconds on some file systems. If the process dies first, `clean_stale` finishes it."""
+    try:
+        subprocess.Popen(
+            ["rm", "-rf", "--", str(folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
