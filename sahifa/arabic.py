@@ -63,18 +63,33 @@ _TOKEN_RE = re.compile(
 )
 
 
+_FOLD_PAIRS = [(k if isinstance(k, str) else chr(k), v) for k, v in _FOLD.items()]
+_MARKS_RE = re.compile("[" + _MARKS + _INVISIBLE + "]")
+
+
+def _fold_same_length(text: str) -> str:
+    """The one-to-one folds over a whole text. A chain of str.replace runs in C and is many
+    times faster than str.translate with a non-ASCII table."""
+    for old, new in _FOLD_PAIRS:
+        if old in text:
+            text = text.replace(old, new)
+    return text.lower()
+
+
 def tokens(text: str) -> list[tuple[int, int, str]]:
     """(start, end, folded token) for every word; start/end index the original `text`.
 
-    Fast path: when folding does not change the length (no harakat, tatweel or bidi marks,
-    the common case) the folded text is tokenised once, offsets unchanged.
+    The letters are folded over the whole text at once (same length, so offsets hold);
+    only the tokens that carry harakat, tatweel or bidi marks are then stripped one by one.
     """
-    folded = text.translate(_STRIP)
-    if len(folded) == len(text):
-        folded = folded.translate(_FOLD).lower()
-        if len(folded) == len(text):
-            return [(m.start(), m.end(), m.group()) for m in _TOKEN_RE.finditer(folded)]
-    return [(m.start(), m.end(), fold(m.group())) for m in _TOKEN_RE.finditer(text)]
+    folded = _fold_same_length(text)
+    if len(folded) != len(text):  # a rare lower-casing that changes length (İ)
+        return [(m.start(), m.end(), fold(m.group())) for m in _TOKEN_RE.finditer(text)]
+    found = [(m.start(), m.end(), m.group()) for m in _TOKEN_RE.finditer(folded)]
+    if _MARKS_RE.search(folded) is None:
+        return found
+    strip = _MARKS_RE.sub
+    return [(s, e, strip("", t)) for s, e, t in found]
 
 
 def raw_prefix(token: str, folded_chars: int) -> int:
@@ -97,29 +112,26 @@ CONJUNCTIONS = ("و", "ف")
 PREPOSITIONS = ("ب", "ل", "ك")
 
 
-def clitic_variants(word: str) -> list[str]:
-    """Possible bases of a normalised word once its proclitics are removed, longest first.
+def clitic_variants(word: str, strip_article: bool = False) -> list[str]:
+    """Possible bases of a folded word once its proclitics are removed, longest first.
 
-    `وبالعراق` -> [`بالعراق`, `العراق`, `عراق`]; `للعراق` -> [`العراق`, `عراق`].
+    `وبالعراق` -> [`بالعراق`, `العراق`]; `للعراق` -> [`العراق`, `لعراق`]; `للبنان` ->
+    [`البنان`, `لبنان`]. The article ال stays on by default: names are listed with it
+    (العراق), and ال + a name is nearly always an adjective (السورية is "Syrian", not سورية).
+    `strip_article=True` also yields the bare forms (`عراق`).
     The caller keeps a variant only when it is a known name and the whole word is not.
     """
-    out: list[str] = []
     stems = [word]
     if len(word) > 3 and word[0] in CONJUNCTIONS:
         stems.append(word[1:])
-    more = []
-    for w in stems:
+    for w in list(stems):
         if len(w) > 3 and w.startswith("لل"):
-            # لل = ل + ال with the alef dropped.
-            more.append("ال" + w[2:])
-        elif len(w) > 3 and w[0] in PREPOSITIONS:
-            more.append(w[1:])
-    stems.extend(more)
-    stems.extend(w[2:] for w in list(stems) if len(w) > 4 and w.startswith("ال"))
-    for w in stems[1:]:
-        if w not in out:
-            out.append(w)
-    return out
+            stems.append("ال" + w[2:])  # لل = ل + ال with the alef dropped
+        if len(w) > 3 and w[0] in PREPOSITIONS:
+            stems.append(w[1:])
+    if strip_article:
+        stems.extend(w[2:] for w in list(stems) if len(w) > 4 and w.startswith("ال"))
+    return list(dict.fromkeys(stems[1:]))
 
 
 # Direction --------------------------------------------------------------------------------------

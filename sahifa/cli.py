@@ -74,7 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         if command == "serve":
             from .serve import serve
 
-            return serve(config, host=args.host, port=args.port, open_browser=args.open)
+            return serve(
+                config,
+                host=args.host,
+                port=args.port,
+                open_browser=args.open,
+                config_path=args.config,
+            )
         if command == "entities":
             from .entities_cli import entities_command
 
@@ -86,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     except SahifaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # unreadable file, full disk, ...: the message names the file
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 2
@@ -93,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _build(config: Config, args: argparse.Namespace) -> int:
     from .incremental import Builder
+    from .pipeline import check_output_dir
 
+    check_output_dir(config)
     cache = None if args.no_cache else config.output_dir.parent / ".sahifa-cache"
     jobs = args.jobs or os.cpu_count() or 1
     report = Builder(config, cache_dir=cache, jobs=jobs).build(keep_going=args.keep_going)

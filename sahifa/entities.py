@@ -1,38 +1,124 @@
 """Find places, people and organisations in Arabic text.
 
 A gazetteer (built-in TOML, plus the site's `content/entities.toml`, plus each article's
-front matter) is matched token by token on normalised text, longest match first, with
-proclitics (و ف ب ل ك ال لل) removed only when that turns an unknown word into a known name.
+front matter) is matched token by token on folded text, longest match first, with proclitics
+(و ف ب ل ك ال لل) removed only when that turns an unknown word into a known name.
+
+Names the list does not know are *discovered* as candidates (see `discover`): short quoted
+names, Latin names and acronyms, and people introduced by a title. A candidate becomes an
+entity when the editors list it in entities.toml or when it recurs in at least
+`PROMOTE_MIN_ARTICLES` articles (`promote_candidates`, called once per build).
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 import tomllib
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .arabic import clitic_variants, normalize
+from .arabic import clitic_variants, normalize, raw_prefix, tokens
 from .errors import ContentError
 from .model import Article, Entity, EntityRef, Mention
 from .urls import slugify
 
 TYPES = ("place", "person", "organisation", "other")
-_TOKEN = re.compile(r"[\w\u0600-\u06FF\u0750-\u077F]+(?:[.\-][\w\u0600-\u06FF]+)*")
+PROMOTE_MIN_ARTICLES = 2
 
-# Words that are never an entity on their own, even if a list names them.
-STOP_WORDS = {normalize(w) for w in ("الريف", "جزيرة", "المنطقة", "المدينة", "الدولة", "دير")}
+# Single words that are never an entity on their own, even if a list names them: the
+# countryside, an island inside a village name, a monastery, "the state".
+STOP_WORDS = {
+    normalize(w)
+    for w in (
+        "الريف", "جزيرة", "الجزيرة", "المنطقة", "المدينة", "الدولة", "دير", "الشرقية",
+        "الغربية", "الشمالية", "الجنوبية", "الوسطى", "الساحل", "البلد", "العاصمة", "الحكومة",
+        "الرئاسة", "الجيش", "المجلس", "البرلمان", "الأمن", "الشرطة", "المعارضة", "النظام",
+        "التحالف", "الاتحاد", "الجامعة", "المحكمة", "الوزارة", "المركز", "الشام", "الخليج",
+        "الأمل", "النور", "فتح", "أمل", "الوفاق", "الوطن", "الاستقلال", "المستقبل", "التغيير",
+    )
+}  # fmt: skip
+
+Seq = tuple[str, ...]
+
+
+@dataclass
+class Matcher:
+    """Token sequences by folded first token; each list is longest first."""
+
+    index: dict[str, list[tuple[Seq, str]]] = field(default_factory=dict)
+    singles: set[str] = field(default_factory=set)  # words that are a whole name by themselves
+    _starts: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+
+    def add(self, seq: Seq, name: str) -> None:
+        entries = self.index.setdefault(seq[0], [])
+        if (seq, name) not in entries:
+            entries.append((seq, name))
+            entries.sort(key=lambda e: (-len(e[0]), e[1]))
+        if len(seq) == 1:
+            self.singles.add(seq[0])
+        self._starts.clear()
+
+    def remove(self, seq: Seq) -> None:
+        entries = self.index.get(seq[0], [])
+        entries[:] = [e for e in entries if e[0] != seq]
+        self._starts.clear()
+
+    def starts(self, word: str) -> tuple[tuple[str, int], ...]:
+        """Indexed first tokens `word` can stand for, with the folded clitic length."""
+        hit = self._starts.get(word)
+        if hit is None:
+            found = [(word, 0)] if word in self.index else []
+            # A clitic comes off only when the whole word is not itself a name (لبنان, بغداد).
+            if word not in self.singles:
+                found += [
+                    (v, _clitic_length(word, v)) for v in clitic_variants(word) if v in self.index
+                ]
+            hit = self._starts[word] = tuple(found)
+        return hit
+
+    def match_at(self, toks: list[tuple[int, int, str]], i: int) -> tuple[str, int, int] | None:
+        """(name, token count, folded clitic length) of the longest name starting at token i."""
+        for first, skip in self.starts(toks[i][2]):
+            for seq, name in self.index[first]:
+                n = len(seq)
+                if i + n <= len(toks) and all(toks[i + k][2] == seq[k] for k in range(1, n)):
+                    return name, n, skip
+        return None
+
+    def copy(self) -> Matcher:
+        return Matcher({k: list(v) for k, v in self.index.items()}, set(self.singles))
+
+
+def _surname_safe(cand: Candidate) -> bool:
+    """Whether the last word alone may stand for this candidate later in the same text: a
+    person whose first word is a known given name, or a Latin name (Marco Bellini)."""
+    return (cand.type == "person" and cand.seq[0] in FIRST_NAMES) or cand.seq[0].isascii()
+
+
+def _clitic_length(word: str, base: str) -> int:
+    """Folded characters of `word` before `base`. In للعراق the second ل is the article's
+    (ل + العراق, alef dropped), so only the first ل is clitic: the mention is لعراق."""
+    if word.endswith(base):
+        return len(word) - len(base)
+    return len(word) - len(base) + 1
+
+
+def surface_tokens(surface: str) -> Seq:
+    return tuple(t for _, _, t in tokens(normalize(surface)))
 
 
 @dataclass
 class Gazetteer:
-    """Known names. `index` maps a normalised first token to (token tuple, canonical) pairs."""
+    """Known names: canonical name -> Entity, plus the matcher over all their surfaces."""
 
     entities: dict[str, Entity] = field(default_factory=dict)
-    index: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
-    first_tokens: set[str] = field(default_factory=set)
+    matcher: Matcher = field(default_factory=Matcher)
+    ignored: set[Seq] = field(default_factory=set)
 
     def add(self, name: str, type_: str, aliases: Iterable[str] = ()) -> None:
         if type_ not in TYPES:
@@ -41,14 +127,22 @@ class Gazetteer:
         all_aliases = tuple(dict.fromkeys([*(old.aliases if old else ()), *aliases]))
         self.entities[name] = Entity(name, type_, slugify(name) or slugify(name, True), all_aliases)
         for surface in (name, *all_aliases):
-            tokens = tuple(normalize(t) for t in _TOKEN.findall(surface))
-            if not tokens or (len(tokens) == 1 and tokens[0] in STOP_WORDS):
+            seq = surface_tokens(surface)
+            if not seq or seq in self.ignored or (len(seq) == 1 and seq[0] in STOP_WORDS):
                 continue
-            entries = self.index.setdefault(tokens[0], [])
-            if (tokens, name) not in entries:
-                entries.append((tokens, name))
-                entries.sort(key=lambda e: (-len(e[0]), e[1]))
-            self.first_tokens.add(tokens[0])
+            self.matcher.add(seq, name)
+
+    def ignore(self, surface: str) -> None:
+        """Editors' rejection: this surface is never an entity nor a candidate."""
+        seq = surface_tokens(surface)
+        if seq:
+            self.ignored.add(seq)
+            self.matcher.remove(seq)
+            # An empty name blocks the phrase: its words cannot start a shorter match either.
+            self.matcher.add(seq, "")
+
+    def copy(self) -> Gazetteer:
+        return Gazetteer(dict(self.entities), self.matcher.copy(), set(self.ignored))
 
 
 def load_gazetteer(site_file: Path | None = None) -> Gazetteer:
@@ -66,6 +160,10 @@ def load_gazetteer(site_file: Path | None = None) -> Gazetteer:
 
 
 def _load_into(gaz: Gazetteer, data: dict) -> None:
+    """`[place]`/`[person]`/... tables of name = [aliases]; `ignore = [...]` rejects names."""
+    ignore = data.get("ignore", [])
+    for surface in ignore if isinstance(ignore, list) else []:
+        gaz.ignore(str(surface))
     for type_, names in data.items():
         if not isinstance(names, dict):
             continue
@@ -73,40 +171,412 @@ def _load_into(gaz: Gazetteer, data: dict) -> None:
             gaz.add(name, type_, aliases if isinstance(aliases, list) else [])
 
 
-def find_mentions(gaz: Gazetteer, text: str) -> list[tuple[str, Mention]]:
-    """All (canonical name, mention) pairs in `text`, left to right, longest match first."""
-    tokens = [(m.start(), m.end(), normalize(m.group())) for m in _TOKEN.finditer(text)]
-    found: list[tuple[str, Mention]] = []
+# Matching ------------------------------------------------------------------------------------
+
+
+def _scan(
+    matcher: Matcher, text: str, toks: list[tuple[int, int, str]]
+) -> list[tuple[str, Mention, int, int]]:
+    """(name, mention, first token, token count) for every match, left to right."""
+    found = []
+    cache, n = matcher._starts, len(toks)
     i = 0
-    while i < len(tokens):
-        match = _match_at(gaz, tokens, i)
+    while i < n:
+        # Most words start no name: answer those from the cache without a call.
+        hit = cache.get(toks[i][2])
+        if hit == ():
+            i += 1
+            continue
+        match = matcher.match_at(toks, i)
         if match is None:
             i += 1
             continue
         name, length, skip = match
-        start, end = tokens[i][0] + skip, tokens[i + length - 1][1]
-        found.append((name, Mention(text[start:end], start, end)))
+        if not name:  # an ignored phrase: skip its words
+            i += length
+            continue
+        start = toks[i][0]
+        if skip:
+            start += raw_prefix(text[start : toks[i][1]], skip)
+        end = toks[i + length - 1][1]
+        found.append((name, Mention(text[start:end], start, end), i, length))
         i += length
     return found
 
 
-def _match_at(
-    gaz: Gazetteer, tokens: list[tuple[int, int, str]], i: int
-) -> tuple[str, int, int] | None:
-    """(canonical, token count, characters of clitic skipped) for the longest match at i."""
-    word = tokens[i][2]
-    candidates = [(word, 0)] if word in gaz.first_tokens else []
-    for variant in clitic_variants(word):
-        if variant in gaz.first_tokens and not candidates:
-            candidates.append((variant, len(word) - len(variant)))
-    for first, skip in candidates:
-        for seq, name in gaz.index[first]:
-            n = len(seq)
-            if i + n > len(tokens):
-                continue
-            if all(tokens[i + k][2] == seq[k] for k in range(1, n)):
-                return name, n, skip
-    return None
+def find_mentions(gaz: Gazetteer, text: str) -> list[tuple[str, Mention]]:
+    """All (canonical name, mention) pairs in `text`, left to right, longest match first."""
+    return [(name, m) for name, m, _, _ in _scan(gaz.matcher, text, tokens(text))]
+
+
+@dataclass(frozen=True)
+class Found:
+    """One name in one text: known (`known=True`) or a discovered candidate."""
+
+    name: str
+    type: str
+    mentions: tuple[Mention, ...]
+    known: bool = True
+
+
+def analyse(gaz: Gazetteer, text: str, candidates: bool = True) -> list[Found]:
+    """Every known entity and (optionally) every discovered candidate in `text`, by first
+    mention. Candidates' later mentions (the same words again) are found too."""
+    toks = tokens(text)
+    known = _scan(gaz.matcher, text, toks)
+    taken = [False] * len(toks)
+    for _, _, i, n in known:
+        taken[i : i + n] = [True] * n
+    groups: dict[str, list[Mention]] = defaultdict(list)
+    types: dict[str, str] = {}
+    for name, mention, _, _ in known:
+        groups[name].append(mention)
+        types[name] = gaz.entities[name].type
+    found_known = set(groups)
+    if candidates:
+        for cand in _candidates(gaz, text, toks, taken):
+            if cand.name not in types:
+                types[cand.name] = cand.type
+            groups[cand.name].extend(cand.mentions)
+    out = [
+        Found(name, types[name], tuple(sorted(ms, key=lambda m: m.start)), name in found_known)
+        for name, ms in groups.items()
+    ]
+    return sorted(out, key=lambda f: f.mentions[0].start)
+
+
+def _candidates(
+    gaz: Gazetteer, text: str, toks: list[tuple[int, int, str]], taken: list[bool]
+) -> list[Candidate]:
+    """Discovered names with all their mentions in this text (outside known mentions)."""
+    cands = [c for c in discover_in_tokens(text, toks, taken) if c.seq not in gaz.ignored]
+    if not cands:
+        return []
+    local = Matcher()
+    by_name: dict[str, Candidate] = {}
+    surnames = {c.seq[-1]: c.name for c in cands if len(c.seq) > 1 and _surname_safe(c)}
+    for cand in cands:
+        if len(cand.seq) == 1 and cand.seq[0] in surnames:
+            continue  # "Bellini" after "Marco Bellini": the same person
+        local.add(cand.seq, cand.name)
+        by_name.setdefault(cand.name, cand)
+    for last, name in surnames.items():
+        # Later mentions by surname alone, in this text only (the article's own context).
+        # Not an ال word: "العالم", "الدين" alone are nouns far more often than surnames.
+        if (
+            len(last) > 2
+            and not last.startswith("ال")
+            and last not in FUNCTION_WORDS
+            and last not in gaz.matcher.index
+        ):
+            local.add((last,), name)
+    free = [t if not taken[i] else (t[0], t[1], "\0") for i, t in enumerate(toks)]
+    mentions: dict[str, list[Mention]] = defaultdict(list)
+    for name, mention, _, _ in _scan(local, text, free):
+        mentions[name].append(mention)
+    return [
+        Candidate(n, c.type, c.seq, tuple(mentions[n])) for n, c in by_name.items() if mentions[n]
+    ]
+
+
+# Discovery ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str  # the surface as first written, clitics excluded
+    type: str
+    seq: Seq  # folded tokens, the identity of the candidate
+    mentions: tuple[Mention, ...] = ()
+
+
+def _fold_set(words: str) -> frozenset[str]:
+    return frozenset(normalize(w) for w in words.split())
+
+
+# Words that introduce a person: "الناشط السياسي يوسف الشامي", "وزير الخارجية ...".
+TITLES = _fold_set("""
+    الرئيس رئيس الرئيسة رئيسة الوزير وزير الوزيرة وزيرة الملك الملكة العاهل الأمير أمير الأميرة
+    ولي الشيخ الشيخة السيد السيدة الناشط الناشطة الصحفي الصحفية الصحافي الصحافية الكاتب الكاتبة
+    المحلل المحللة الخبير الخبيرة الباحث الباحثة الدكتور الدكتورة الجنرال اللواء العميد العقيد
+    المقدم الرائد النقيب الفريق المشير القائد قائد الزعيم زعيم المتحدث المتحدثة الناطق الناطقة
+    النائب النائبة نائب السفير السفيرة المبعوث المبعوثة الأمين المستشار المستشارة المدير المديرة
+    مدير مديرة المدرب مدرب اللاعب لاعب النجم نجم الفنان الفنانة المطرب المطربة الممثل الممثلة
+    المخرج الشاعر الشاعرة الروائي الروائية البابا المرشد القاضي المحامي المحامية المعارض
+    المعارضة الإعلامي الإعلامية المذيع المذيعة الداعية المرشح المرشحة الحاكم حاكم المحافظ محافظ
+    السيناتور المفوض المدعي الإمام المهندس البروفيسور الأستاذ الأستاذة الحارس المهاجم المدافع
+    الطبيب الطبيبة المغني المغنية الراحل الراحلة المواطن المواطنة الشاب الشابة الطفل الطفلة
+    المعتقل المعتقلة الأسير الأسيرة القيادي القيادية العضو عضو مؤسس المؤسس الدبلوماسي
+""")
+# Skipped between a title and the name: "وزير خارجية قطر", "المتحدث باسم الحكومة".
+_TITLE_LINKS = _fold_set("""
+    باسم لشؤون وزراء حكومة جمهورية مجلس وزارة حركة حزب جيش منظمة إدارة هيئة لجنة قوات خارجية
+    داخلية دفاع مالية بلدية شرطة نادي منتخب فريق أركان عام سابق الأسبق العام السابق
+""")
+# Never part of a name: particles, pronouns, time words, the commonest speech verbs.
+FUNCTION_WORDS = _fold_set("""
+    في من على إلى عن أن إن مع ما لا لم لن قد هو هي هم هن هذا هذه ذلك تلك التي الذي الذين
+    كان كانت يكون تكون بعد قبل خلال حول عند أمس اليوم غدا يوم منذ حتى أو أم ثم بين لدى ضد
+    عبر نحو وفق إثر أمام بأن لأن كما إذ إذا لقد وقد فقد كل بعض غير دون لكن بل أي ليس هناك هنا
+    قال قالت أكد أكدت أعلن أعلنت أضاف أضافت أوضح أوضحت أشار أشارت ذكر ذكرت دعا دعت طالب
+    يقول تقول يرى ترى قوله تصريح تصريحات بيان حيث عام مساء صباح ظهر الأحد الاثنين الثلاثاء
+    الأربعاء الخميس الجمعة السبت الماضي المقبل الحالي الجاري ان اول أول آخر ثاني جديد جديدة
+    يناير فبراير مارس أبريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر له لها لهم
+    به بها بهم فيه فيها عليه عليها منه منها إليه عنه كذلك أيضا وهو وهي انه أنه إنه بأنه
+    يجب يمكن سوف سيتم تم يتم زيارة لقاء اجتماع مؤتمر رسالة كلمة يعني سموه معاليه فخامته
+    كرة لكرة نحن انا أنا انت أنت
+""")
+# Nationality adjectives qualify a title ("مدرب إيطالي") and are never a name.
+NATIONALITIES = frozenset(
+    w + end
+    for w in _fold_set("""
+        مصري سوري عراقي لبناني أردني فلسطيني سعودي إماراتي قطري كويتي بحريني عماني يمني ليبي
+        تونسي جزائري مغربي سوداني موريتاني إيراني تركي إسرائيلي أمريكي أميركي روسي صيني فرنسي
+        بريطاني ألماني إيطالي إسباني ياباني هندي باكستاني أفغاني كردي عربي أوروبي أجنبي برازيلي
+        أرجنتيني هولندي بلجيكي سويسري سويدي نرويجي دنماركي يوناني برتغالي كوري كندي أسترالي
+        نيجيري إثيوبي صومالي أوكراني بولندي نمساوي مكسيكي إندونيسي ماليزي سنغالي كاميروني غاني
+        إريتري تشادي مالي لبيي خليجي إفريقي أفريقي آسيوي دولي محلي سابق أسبق
+    """)
+    for end in ("", "ه")
+)
+# Given names that are not also everyday words (no حسن "good", عادل "just", علي = على
+# once folded): a word from this list followed by a name word is a person.
+FIRST_NAMES = _fold_set("""
+    محمد أحمد محمود مصطفى خالد يوسف إبراهيم إسماعيل يحيى زكريا موسى عيسى سليمان داود
+    يعقوب هشام طارق وليد سامي فادي رامي زياد نبيل عماد إياد مازن هاني وائل باسل بشار حسين
+    عثمان معاذ أنس حمزة بلال عمار ياسر ياسين مهدي هادي جعفر عباس قاسم حيدر نوري فيصل فهد
+    سلطان تركي نايف بندر سعود منصور ناصر راشد زايد حمد جاسم تميم صباح نواف مشعل ثامر ماجد
+    طلال غازي عدنان مروان سمير وسام رياض فؤاد أيمن أسامة هيثم مؤيد مهند رائد
+    عبد عبدالله عبدالرحمن عبدالعزيز عبدالكريم أبو نجيب لطفي الحبيب المنصف الباجي الطاهر
+    العربي الهادي المختار مولاي إدريس يونس أيوب حامد حازم شادي عمرو سعد معمر زين ميشال ميشيل
+    جورج جبران إلياس الياس بطرس أنطوان شربل سركيس نبيه ريمون إميل كميل وديع فيليب جوزيف
+    حنا فاطمة عائشة خديجة زينب مريم ليلى سعاد نادية هند رانيا دينا رشا منى هدى سلمى لينا
+    جون جيمس ديفيد مايكل بيتر توني بول روبرت ريتشارد وليام توماس فرانسوا جان بيير نيكولا
+    ألكسندر فلاديمير سيرغي ديمتري كارلوس خوسيه خوسي لويس أنطونيو ماريو كريستيان هنري
+    تشارلز جوزيه دونالد هيلاري كوفي كوندوليزا جاك مارك كارل هانز غيرهارد فرانك أنجيلا
+""")
+# Particles that bind the next word into the same name: محمد بن سلمان, عبد الله, أبو بكر.
+_NAME_LINKS = _fold_set("بن ابن بنت ولد أبو أبي أم عبد آل")
+_NAME_TAILS = _fold_set("الدين الله الرحمن الرحيم")
+# The noun before a quoted name says what it names: قاعدة “كونيكو”, موقع “صدى الشرقية”.
+CUES = {
+    **dict.fromkeys(
+        _fold_set("""
+        قاعدة حقل مدينة بلدة قرية مطار معبر نهر حي مخيم جبل سد ميناء مرفأ منطقة ناحية قضاء
+        محافظة ولاية إقليم شارع ساحة جزيرة بحيرة وادي سجن مستشفى فندق ملعب مدرسة جامعة سهل
+    """),
+        "place",
+    ),
+    **dict.fromkeys(
+        _fold_set("""
+        موقع وكالة صحيفة جريدة مجلة قناة شبكة إذاعة تلفزيون منصة حركة حزب جماعة منظمة شركة
+        تنظيم جمعية مجموعة فصيل لواء كتائب كتيبة ائتلاف تحالف تجمع جبهة هيئة مؤسسة مركز مرصد
+        بنك مصرف نادي فرقة اتحاد مجلس صفحة حساب
+    """),
+        "organisation",
+    ),
+    **dict.fromkeys(
+        _fold_set("""
+        عملية حملة مبادرة مشروع مهرجان معرض فيلم كتاب رواية مسلسل برنامج اتفاق اتفاقية خطة
+        قانون مؤتمر منتدى جائزة مسابقة بطولة كأس أغنية ألبوم تطبيق
+    """),
+        "other",
+    ),
+}
+_LATIN_STOP = _fold_set(
+    "facebook whatsapp telegram twitter instagram youtube email linkedin messenger print share "
+    "copy link the a an in of on and to for by read more video photo live breaking id gps tv "
+    "pdf sms usb ok ceo dna covid"
+)
+_QUOTE = re.compile(r'[“«„"]\s*([^“”«»"\n]{1,60}?)\s*[”»"“]')
+_SENTENCE_PUNCT = tuple(".،,:;؛!?؟…")
+_TANWEEN = re.compile("[\u064b-\u064d]")
+
+
+def _as(word: str, words: frozenset[str] | dict[str, str]) -> str | None:
+    """`word` or its clitic-stripped base, if it is in `words`."""
+    if word in words:
+        return word
+    return next((v for v in _variants(word) if v in words), None)
+
+
+@functools.lru_cache(maxsize=65536)
+def _variants(word: str) -> tuple[str, ...]:
+    return tuple(clitic_variants(word))
+
+
+def _adjacent(text: str, toks: list[tuple[int, int, str]], j: int) -> bool:
+    """Token j follows token j-1 with only white space between them (no comma, no quote)."""
+    gap = text[toks[j - 1][1] : toks[j][0]]
+    return not gap.strip() and "\n" not in gap
+
+
+def discover_in_tokens(
+    text: str, toks: list[tuple[int, int, str]], taken: list[bool]
+) -> list[Candidate]:
+    """Names that are not in the list, from their shape and context; `taken` marks tokens
+    already inside a known mention."""
+    found = _quoted(text, toks, taken) + _latin(text, toks, taken) + _titled(text, toks, taken)
+    found += _given_named(text, toks, taken)
+    best: dict[Seq, Candidate] = {}
+    for cand in found:  # one candidate per name; a specific type beats 'other'
+        old = best.get(cand.seq)
+        if old is None or (old.type == "other" and cand.type != "other"):
+            best[cand.seq] = cand if old is None else Candidate(old.name, cand.type, old.seq)
+    return list(best.values())
+
+
+def _make(text: str, toks: list[tuple[int, int, str]], i: int, j: int, type_: str) -> Candidate:
+    """A candidate from tokens i..j-1, a leading clitic on token i excluded."""
+    start = toks[i][0]
+    return Candidate(text[start : toks[j - 1][1]], type_, tuple(t[2] for t in toks[i:j]))
+
+
+def _quoted(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> list[Candidate]:
+    starts = [t[0] for t in toks]
+    out = []
+    for m in _QUOTE.finditer(text):
+        i, j = bisect.bisect_left(starts, m.start(1)), bisect.bisect_left(starts, m.end(1))
+        if not 0 < j - i <= 4 or any(taken[i:j]) or m.group(1).endswith(_SENTENCE_PUNCT):
+            continue
+        words = [t[2] for t in toks[i:j]]
+        if _as(words[0], FUNCTION_WORDS) or _as(words[-1], FUNCTION_WORDS) or words[0].isdigit():
+            continue
+        if _TANWEEN.search(m.group(1)):
+            continue  # «مكسبًا معنويًا»: case endings mark a phrase, never a name
+        cue = CUES.get(_as(toks[i - 1][2], CUES) or "", "") if i else ""
+        if not cue and j - i == 1 and _is_acronym(text[toks[i][0] : toks[i][1]]):
+            cue = "organisation"
+        if cue:  # without a kind noun before it a quote is speech or emphasis, not a name
+            out.append(_make(text, toks, i, j, cue))
+    return out
+
+
+def _is_acronym(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return len(letters) >= 2 and word.isascii() and all(c.isupper() for c in letters)
+
+
+def _latin(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> list[Candidate]:
+    """Runs of capitalised Latin words (Reuters, Human Rights Watch) and acronyms (SY24)."""
+    out = []
+    i = 0
+    while i < len(toks):
+        if taken[i] or not _is_latin_name(text, toks[i]):
+            i += 1
+            continue
+        j = i + 1
+        while (
+            j < len(toks)
+            and j - i < 5
+            and _is_latin_name(text, toks[j])
+            and _adjacent(text, toks, j)
+        ):
+            j += 1
+        words = [t[2] for t in toks[i:j]]
+        if not all(w in _LATIN_STOP for w in words) and _latin_context(text, toks, i, j):
+            acronym = j - i == 1 and _is_acronym(text[toks[i][0] : toks[i][1]])
+            out.append(_make(text, toks, i, j, "organisation" if acronym else "other"))
+        i = j
+    return out
+
+
+def _latin_context(text: str, toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
+    """A Latin run is a name in Arabic prose, not inside an English sentence: it must be an
+    acronym, or stand between non-Latin words."""
+    if j - i == 1 and _is_acronym(text[toks[i][0] : toks[i][1]]):
+        return True
+    before = i == 0 or not toks[i - 1][2].isascii() or toks[i - 1][2].isdigit()
+    after = j == len(toks) or not toks[j][2].isascii() or toks[j][2].isdigit()
+    return before and after
+
+
+def _is_latin_name(text: str, tok: tuple[int, int, str]) -> bool:
+    first = text[tok[0]]
+    return first.isascii() and first.isupper() and tok[2].isascii()
+
+
+def _titled(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> list[Candidate]:
+    """People introduced by a title: title, its qualifiers (ال… words, باسم, known places),
+    then two or three name words not starting with ال."""
+    out = []
+    for i, (_, _, word) in enumerate(toks):
+        if taken[i] or _as(word, TITLES) is None:
+            continue
+        j = i + 1
+        while (
+            j < len(toks)
+            and j - i <= 5
+            and _adjacent(text, toks, j)
+            and _qualifies(toks[j][2], taken[j])
+        ):
+            j += 1
+        end = _name_end(text, toks, taken, j)
+        if end - j >= 2 and _looks_personal(toks[j][2], toks[end - 1][2]):
+            out.append(_make(text, toks, j, end, "person"))
+    return out
+
+
+def _looks_personal(first: str, last: str) -> bool:
+    """A known given name, or a nisba surname (الشامي): noun phrases after a title
+    ("خط وسط", "اتصالا هاتفيا") have neither."""
+    return first in FIRST_NAMES or (last.startswith("ال") and last.endswith("ي") and len(last) > 4)
+
+
+def _given_named(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> list[Candidate]:
+    """People with no title: a listed given name then one or two name words."""
+    out = []
+    for i, (_, _, word) in enumerate(toks):
+        if taken[i] or word not in FIRST_NAMES or (i and toks[i - 1][2] in FIRST_NAMES):
+            continue
+        end = _name_end(text, toks, taken, i)
+        if end - i >= 2:
+            out.append(_make(text, toks, i, end, "person"))
+    return out
+
+
+def _qualifies(word: str, taken: bool) -> bool:
+    if taken:
+        return True
+    return (
+        (word.startswith("ال") and word not in FUNCTION_WORDS)
+        or word in _TITLE_LINKS
+        or word in NATIONALITIES
+    )
+
+
+def _name_end(text: str, toks: list[tuple[int, int, str]], taken: list[bool], j: int) -> int:
+    """End (exclusive) of the person name starting at token j, or j when there is none."""
+    k = j
+    while k < len(toks) and k - j < 4 and _name_word(text, toks, taken, k, k == j):
+        last = toks[k][2]
+        k += 1
+        bound = (
+            last in _NAME_LINKS
+            or last in _NAME_TAILS
+            or (k < len(toks) and toks[k][2] in _NAME_TAILS)
+        )
+        if k - j >= 2 and not bound:
+            break
+    if k > j and toks[k - 1][2] in _NAME_LINKS:
+        k -= 1  # a dangling "أبو" is not part of the name
+    return k
+
+
+def _name_word(
+    text: str, toks: list[tuple[int, int, str]], taken: list[bool], k: int, first: bool
+) -> bool:
+    word = toks[k][2]
+    if taken[k] or word in FUNCTION_WORDS or word in NATIONALITIES or word in CUES or len(word) < 2:
+        return False
+    if not _adjacent(text, toks, k) or word.isascii() or _as(word, TITLES):
+        return False
+    if _TANWEEN.search(text[toks[k][0] : toks[k][1]]) or (len(word) >= 6 and word.endswith("يه")):
+        return False  # tanween fath (مكسبًا) and -iyya adjectives (ابتدائية) are not names
+    return not (first and word.startswith("ال")) and _as(word, FUNCTION_WORDS) is None
+
+
+# Articles --------------------------------------------------------------------------------------
 
 
 def extract(gaz: Gazetteer, article: Article) -> tuple[EntityRef, ...]:
@@ -137,3 +607,83 @@ def _canonical(gaz: Gazetteer, name: str) -> str:
     if len(found) == 1 and found[0][1].text.strip() == name.strip():
         return found[0][0]
     return name.strip()
+
+
+def candidate_counts(
+    gaz: Gazetteer, articles: Iterable[Article]
+) -> dict[str, tuple[str, int, int]]:
+    """Discovered name -> (type, articles it is in, mentions), over the whole site.
+
+    A name discovered once (“كونيكو” in quotes) counts in every article that writes it, even
+    without the quotes or title that revealed it (وحقل كونيكو).
+    """
+    arts = list(articles)
+    types: dict[str, Counter[str]] = defaultdict(Counter)
+    local = Matcher()
+    for art in arts:
+        for f in analyse(gaz, art.text):
+            if not f.known:
+                types[f.name][f.type] += 1
+                local.add(surface_tokens(f.name), f.name)
+    n_articles: Counter[str] = Counter()
+    n_mentions: Counter[str] = Counter()
+    for art in arts:
+        text = art.text
+        toks = tokens(text)
+        taken = {i + k for _, _, i, n in _scan(gaz.matcher, text, toks) for k in range(n)}
+        seen = [name for name, _, i, _ in _scan(local, text, toks) if i not in taken]
+        n_mentions.update(seen)
+        n_articles.update(set(seen))
+    return {name: (_best_type(types[name]), n_articles[name], n_mentions[name]) for name in types}
+
+
+def _best_type(votes: Counter[str]) -> str:
+    """The most voted specific type; 'other' only when nothing else was seen."""
+    specific = [(c, t) for t, c in votes.items() if t != "other"]
+    return max(specific)[1] if specific else "other"
+
+
+def article_candidates(gaz: Gazetteer, article: Article) -> tuple[tuple[str, str], ...]:
+    """(name, type) of every name discovered in one article that `gaz` does not know.
+    Depends on the article and the gazetteer only, so a build can cache it per article."""
+    return tuple(sorted({(f.name, f.type) for f in analyse(gaz, article.text) if not f.known}))
+
+
+def promote_discovered(
+    gaz: Gazetteer,
+    per_article: Iterable[tuple[tuple[str, str], ...]],
+    min_articles: int = PROMOTE_MIN_ARTICLES,
+) -> Gazetteer:
+    """A copy of `gaz` plus every name discovered in at least `min_articles` articles."""
+    types: dict[str, Counter[str]] = defaultdict(Counter)
+    seen: Counter[str] = Counter()
+    for found in per_article:
+        for name, type_ in found:
+            types[name][type_] += 1
+        seen.update({name for name, _ in found})
+    counts = {name: (_best_type(types[name]), seen[name], seen[name]) for name in types}
+    return promote(gaz, counts, min_articles)
+
+
+def promote_candidates(
+    gaz: Gazetteer, articles: Iterable[Article], min_articles: int = PROMOTE_MIN_ARTICLES
+) -> Gazetteer:
+    """A copy of `gaz` plus every candidate discovered in at least `min_articles` articles.
+
+    The site-wide half of discovery: `extract` sees one article, recurrence needs them all.
+    """
+    per_article = (article_candidates(gaz, art) for art in articles)
+    return promote_discovered(gaz, per_article, min_articles)
+
+
+def promote(
+    gaz: Gazetteer,
+    counts: dict[str, tuple[str, int, int]],
+    min_articles: int = PROMOTE_MIN_ARTICLES,
+) -> Gazetteer:
+    """A copy of `gaz` plus the counted candidates seen in at least `min_articles` articles."""
+    out = gaz.copy()
+    for name, (type_, n, _) in sorted(counts.items()):
+        if n >= min_articles:
+            out.add(name, type_)
+    return out

@@ -12,7 +12,6 @@ swapped in atomically, unchanged files hard-linked from the previous site) and
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 import multiprocessing as mp
@@ -30,7 +29,13 @@ import jinja2
 
 from . import __version__
 from .config import Config
-from .entities import Gazetteer, extract, load_gazetteer
+from .entities import (
+    Gazetteer,
+    article_candidates,
+    extract,
+    load_gazetteer,
+    promote_discovered,
+)
 from .errors import ContentError, SahifaError
 from .model import Article, EntityRef, Site
 from .pipeline import discover, load_manifest, publishable
@@ -82,6 +87,8 @@ class Source:
     article: Article  # as read, before entities and paths
     refs: tuple[EntityRef, ...] = ()
     gaz_key: str = ""  # the site gazetteer `refs` were extracted with
+    candidates: tuple[tuple[str, str], ...] = ()  # names discovered here, not in the base list
+    base_key: str = ""  # the base gazetteer `candidates` were found with
 
 
 @dataclass
@@ -136,6 +143,12 @@ def _read_one(item: tuple[str, bytes, dict[str, str] | None, tuple[int, int], st
         return exc
 
 
+def _candidates_one(article: Article) -> tuple[tuple[str, str], ...]:
+    builder = _WORKER_BUILDER
+    assert builder is not None and builder._base is not None
+    return article_candidates(builder._base[0], article)
+
+
 def _extract_one(article: Article) -> tuple[EntityRef, ...]:
     builder = _WORKER_BUILDER
     assert builder is not None and builder.gaz is not None
@@ -163,6 +176,7 @@ class Builder:
         self.jobs = max(1, jobs)
         self._jobs: list[PageJob] = []
         self._env: jinja2.Environment | None = None
+        self._theme = ""
         self.in_place = in_place
         self.cache_dir = cache_dir
         self.version = code_version()
@@ -192,6 +206,11 @@ class Builder:
             state.page_keys, state.file_hashes = {}, {}
         return state
 
+    def _forget_saved_state(self) -> None:
+        path = self._cache_file()
+        if path is not None:
+            path.unlink(missing_ok=True)
+
     def _save_state(self) -> None:
         path = self._cache_file()
         if path is None:
@@ -213,15 +232,22 @@ class Builder:
             self._base = (load_gazetteer(site_file), digest)
         return self._base
 
-    def _site_gazetteer(self, articles: list[Article]) -> tuple[Gazetteer, str]:
-        """The gazetteer every article is matched against in this build: the base list plus
-        every name that any article declares in its front matter. Built before extraction so
-        that extraction never depends on the order articles are read in."""
+    def _site_gazetteer(self, sources: list[Source]) -> tuple[Gazetteer, str]:
+        """The gazetteer every article is matched against in this build: the base list, the
+        names discovered in at least two articles, and every name an article declares in its
+        front matter. Built before extraction so that extraction never depends on the order
+        articles are read in. Discovery per article is cached like extraction."""
         base, base_digest = self._base_gazetteer()
-        declared = sorted({name for art in articles for name in art.declared_entities})
-        key = hashlib.sha1("\x1f".join([base_digest, *declared]).encode()).hexdigest()
+        stale = [src for src in sources if src.base_key != base_digest]
+        found = self._map(_candidates_one, [src.article for src in stale])
+        for src, cands in zip(stale, found, strict=True):
+            src.candidates, src.base_key = cands, base_digest
+        promoted = sorted({c for src in sources for c in src.candidates})
+        declared = sorted({name for src in sources for name in src.article.declared_entities})
+        parts = [base_digest, *(f"{n}:{t}" for n, t in promoted), "|", *declared]
+        key = hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
         if self.gaz is None or key != self._gaz_key:
-            gaz = copy.deepcopy(base)
+            gaz = promote_discovered(base, (src.candidates for src in sources))
             register = Article(source="", title="", slug="", section="", body_html="", text="")
             extract(gaz, replace(register, declared_entities=tuple(declared)))
             self.gaz, self._gaz_key = gaz, key
@@ -234,7 +260,7 @@ class Builder:
         sources: dict[str, Source] = {}
         todo: list[tuple[str, bytes, dict[str, str] | None, tuple[int, int], str]] = []
         order: list[str] = []
-        for rel, path in discover(self.config.content_dir):
+        for rel, path in discover(self.config.content_dir, result.skipped if keep_going else None):
             order.append(rel)
             st = path.stat()
             stat = (st.st_mtime_ns, st.st_size)
@@ -261,7 +287,7 @@ class Builder:
             sources[rel] = Source(stat, digest, outcome)
         result.reread = len(todo)
         present = [sources[rel] for rel in order if rel in sources]
-        _, gaz_key = self._site_gazetteer([src.article for src in present])
+        _, gaz_key = self._site_gazetteer(present)
         stale = [src for src in present if src.gaz_key != gaz_key]
         for src, refs in zip(
             stale, self._map(_extract_one, [s.article for s in stale]), strict=True
@@ -297,7 +323,8 @@ class Builder:
         t1 = time.perf_counter()
         config = self.config
         articles = publishable(articles, config, datetime.now(UTC))
-        ordered = tuple(newest_first(assign_paths(articles, config.ascii_slugs)))
+        refused = result.skipped if keep_going else None
+        ordered = tuple(newest_first(assign_paths(articles, config.ascii_slugs, refused)))
         assert self.gaz is not None
         site = link_site(ordered, self.gaz, config.related_count, config.ascii_slugs)
         t2 = time.perf_counter()
@@ -317,11 +344,13 @@ class Builder:
     ) -> tuple[dict[str, bytes | None], dict[str, str]]:
         """Output file -> bytes, or None when the page is unchanged and need not be rendered."""
         config = self.config
-        self._env = make_env(config)
         theme = tree_digest(config.theme_dir, config.templates_dir) + repr(config)
+        if self._env is None or theme != self._theme:
+            # Keep compiled templates between builds (serve) until a template changes.
+            self._env, self._theme = make_env(config), theme
         outputs: dict[str, bytes | None] = {}
         keys: dict[str, str] = {}
-        memo: dict[int, str] = {}
+        memo: dict[int, tuple[Any, str]] = {}
         self._jobs = []
         for job in page_jobs(site, config):
             key = hashlib.sha1((theme + context_key(job, memo)).encode()).hexdigest()
@@ -352,7 +381,10 @@ class Builder:
                 result.written.append(name)
         result.removed = sorted(set(old_hashes) - set(outputs))
         if not result.written and not result.removed and self._output_complete(outputs):
-            pass  # nothing to do: the site on disk is already this build's site
+            # Nothing to write: the site on disk is already this build's site. Still clear
+            # what a killed build left behind.
+            if not self.in_place:
+                clean_stale(self.config.output_dir)
         elif self.in_place:
             self._write_in_place(outputs, result)
         else:
@@ -400,6 +432,9 @@ class Builder:
                     raise SahifaError(f"cache says {name} is unchanged but it is missing")
                 else:
                     target.write_bytes(data)
+            # Once site/ is swapped the saved cache describes the old site: drop it first, so a
+            # build killed before `_save_state` is followed by a full build, not a stale one.
+            self._forget_saved_state()
             swap_into_place(tmp, output)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from markdown_it import MarkdownIt
 
 from .arabic import text_direction
+from .bidi import is_arabic_line, isolate
 from .model import Heading
 from .urls import slugify
 
 _SAFE_SCHEMES = ("http:", "https:", "mailto:", "tel:")
+MAX_NESTING = 50
+log = logging.getLogger("sahifa")
 
 
 def _validate_link(url: str) -> bool:
@@ -31,15 +36,36 @@ def _heading_close(self, tokens, idx, options, env) -> str:  # noqa: ANN001
     return f"{link}</{tokens[idx].tag}>\n"
 
 
+def _text(self, tokens, idx, options, env) -> str:  # noqa: ANN001
+    return isolate(tokens[idx].content, arabic_line=tokens[idx].meta.get("arabic_line", False))
+
+
 def make_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "typographer": False})
     md.enable("table")
     md.enable("strikethrough")
     md.validateLink = _validate_link
     md.add_render_rule("heading_close", _heading_close)
+    md.add_render_rule("text", _text)  # Latin runs in Arabic lines go out in <bdi> (bidi.py)
     # Deep nesting (10,000 '>' levels) must not blow Python's stack.
-    md.options["maxNesting"] = 50
+    md.options["maxNesting"] = MAX_NESTING
+    _note_cut_nesting(md)
     return md
+
+
+def _note_cut_nesting(md: MarkdownIt) -> None:
+    """markdown-it silently drops whatever is nested deeper than maxNesting; note the first
+    line it drops in `env["cut_at_line"]` (0-based) so the reader can say so."""
+    tokenize = md.block.tokenize
+
+    def guarded(state, start: int, end: int) -> None:  # noqa: ANN001
+        if state.level >= MAX_NESTING:
+            line = state.skipEmptyLines(start)
+            if line < end and state.sCount[line] >= state.blkIndent:
+                state.env["cut_at_line"] = min(state.env.get("cut_at_line", line), line)
+        tokenize(state, start, end)
+
+    md.block.tokenize = guarded  # type: ignore[method-assign]
 
 
 def unique_anchor(title: str, used: set[str]) -> str:
@@ -51,15 +77,27 @@ def unique_anchor(title: str, used: set[str]) -> str:
     return anchor
 
 
-def render_markdown(md: MarkdownIt, source: str) -> tuple[str, tuple[Heading, ...], str]:
-    """Return (html, headings, plain text)."""
-    tokens = md.parse(source)
+def render_markdown(
+    md: MarkdownIt, source: str, name: str = "", first_line: int = 1
+) -> tuple[str, tuple[Heading, ...], str]:
+    """Return (html, headings, plain text). `name` and `first_line` (the body's first line in
+    the file) are for the warning about text nested too deeply to show."""
+    env: dict[str, int] = {}
+    tokens = md.parse(source, env)
+    if "cut_at_line" in env:
+        log.warning(
+            "%s:%d: Markdown nested more than %d levels deep; the deeper text is left out",
+            name or "<markdown>", first_line + env["cut_at_line"], MAX_NESTING,
+        )  # fmt: skip
     headings: list[Heading] = []
     used: set[str] = set()
     text: list[str] = []
     for i, tok in enumerate(tokens):
         if tok.type == "inline":
             text.append(tok.content)
+            arabic_line = is_arabic_line(tok.content)  # decided per line, used per text piece
+            for child in tok.children or ():
+                child.meta["arabic_line"] = arabic_line
         if tok.type == "heading_open" and tok.tag in ("h2", "h3"):
             title = tokens[i + 1].content
             anchor = unique_anchor(title, used)

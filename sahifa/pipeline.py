@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .config import Config
 from .entities import load_gazetteer
-from .errors import ContentError
+from .errors import ConfigError, ContentError
 from .model import Article, Site
 from .readers import read_article
 from .site import assign_paths, build_site
@@ -32,11 +32,12 @@ class BuildReport:
         return f"{self.articles} articles, {self.pages} files in {total:.2f} s"
 
 
-def discover(content: Path) -> list[tuple[str, Path]]:
+def discover(content: Path, skipped: list[str] | None = None) -> list[tuple[str, Path]]:
     """Content files as (path relative to content/, file), sorted; hidden files ignored.
 
     A symlink that points outside content/ is refused: a build must never publish a file
-    the content folder does not own.
+    the content folder does not own. With `skipped` (--keep-going) it is reported there and
+    left out instead of stopping the build. Linked folders are not followed.
     """
     if not content.is_dir():
         raise ContentError(str(content), "content folder not found")
@@ -49,9 +50,34 @@ def discover(content: Path) -> list[tuple[str, Path]]:
         if path.suffix.lower() not in CONTENT_SUFFIXES or not path.is_file():
             continue
         if not path.resolve().is_relative_to(root):
-            raise ContentError(rel.as_posix(), "is a link to a file outside the content folder")
+            exc = ContentError(rel.as_posix(), "is a link to a file outside the content folder")
+            if skipped is None:
+                raise exc
+            log.error("%s (skipped)", exc)
+            skipped.append(str(exc))
+            continue
         found.append((rel.as_posix(), path))
     return sorted(found)
+
+
+def check_output_dir(config: Config) -> None:
+    """Refuse an output folder whose replacement would delete the user's own files: the build
+    swaps the whole folder, so `--output content` would otherwise throw the articles away."""
+    out = config.output_dir.resolve()
+    if out == Path(out.anchor) or out == Path.home().resolve():
+        raise ConfigError(f"refusing to use {config.output_dir} as the output folder")
+    mine = (
+        ("content", config.content_dir),
+        ("templates", config.templates_dir),
+        ("theme", config.theme_dir),
+        ("current", Path.cwd()),
+    )
+    for label, folder in mine:
+        if folder is not None and folder.resolve().is_relative_to(out):
+            raise ConfigError(
+                f"the output folder {config.output_dir} is or holds the {label} folder {folder}, "
+                "and a build replaces the whole output folder: choose another --output"
+            )
 
 
 def load_manifest(path: Path | None) -> dict[str, dict[str, str]]:
@@ -104,10 +130,12 @@ def publishable(articles: list[Article], config: Config, now: datetime) -> list[
 def make_site(config: Config, keep_going: bool = False, report: BuildReport | None = None) -> Site:
     report = report or BuildReport()
     t0 = time.perf_counter()
-    files = discover(config.content_dir)
+    refused: list[str] = []
+    files = discover(config.content_dir, refused if keep_going else None)
     articles, report.skipped = read_all(config, files, keep_going)
+    report.skipped[:0] = refused
     articles = publishable(articles, config, datetime.now(UTC))
-    articles = assign_paths(articles, config.ascii_slugs)
+    articles = assign_paths(articles, config.ascii_slugs, report.skipped if keep_going else None)
     t1 = time.perf_counter()
     gaz = load_gazetteer(config.content_dir / "entities.toml")
     site = build_site(articles, gaz, config.related_count, config.ascii_slugs)
@@ -124,5 +152,6 @@ def build(config: Config, keep_going: bool = False, cache_dir: Path | None = Non
     """
     from .incremental import Builder
 
+    check_output_dir(config)
     result = Builder(config, cache_dir=cache_dir).build(keep_going=keep_going)
     return BuildReport(result.articles, result.files, result.skipped, result.seconds)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import html
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -18,8 +18,9 @@ from typing import Any
 import yaml
 
 from .arabic import normalize, text_direction
+from .bidi import isolate
 from .errors import ContentError
-from .markdown import anchor_link, make_parser, render_markdown, unique_anchor
+from .markdown import _validate_link, anchor_link, make_parser, render_markdown, unique_anchor
 from .model import Article, Heading
 from .urls import slugify
 
@@ -33,6 +34,10 @@ KNOWN_KEYS = {
 }  # fmt: skip
 
 
+# Each declared entity or tag gets a page: a list this long is a mistake, not an article.
+MAX_LIST_ITEMS = 500
+
+
 # Decoding -----------------------------------------------------------------------------------------
 
 
@@ -40,7 +45,7 @@ def decode(path: str, raw: bytes) -> str:
     """Bytes to NFC text with '\\n' line ends. UTF-8 (with or without BOM) and UTF-16 with BOM."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            text = raw.decode("utf-16")
+            text = raw.decode("utf-16").lstrip("\ufeff")
         except UnicodeDecodeError as exc:
             raise ContentError(path, f"invalid UTF-16 at byte {exc.start}") from None
     else:
@@ -54,7 +59,9 @@ def decode(path: str, raw: bytes) -> str:
             ) from None  # fmt: skip
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        raise ContentError(path, "contains a NUL character (a binary file?)", line=line)
+        raise ContentError(
+            path, "contains a NUL character (a binary file, or UTF-16 without a BOM?)", line=line
+        )
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return unicodedata.normalize("NFC", text)
 
@@ -72,7 +79,7 @@ def split_front_matter(path: str, text: str) -> tuple[dict[str, Any], str, int]:
     block = text[4 : 4 + end.start()]
     body_start = 4 + end.end() + 1
     try:
-        data = yaml.load(block, Loader=_YamlLoader) if block.strip() else {}
+        data = yaml.load(block, Loader=_yaml_loader(block)) if block.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -80,10 +87,53 @@ def split_front_matter(path: str, text: str) -> tuple[dict[str, Any], str, int]:
         raise ContentError(path, f"front matter is not valid YAML: {problem}", line=line) from None
     except RecursionError:
         raise ContentError(path, "front matter is nested too deeply", line=1) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. `date: 2024-13-45`
+        raise ContentError(path, f"front matter has an impossible value: {exc}", line=2) from None
     if not isinstance(data, dict):
         raise ContentError(path, "front matter must be a mapping of 'key: value' lines", line=2)
     lines_before = text[:body_start].count("\n")
     return data, text[body_start:], lines_before
+
+
+_FLOW_OPEN = re.compile(r"[\[{]")
+_BLOCK_INDENT = re.compile(r"^[ \t?:-]*", re.M)
+_C_LOADER_MAX_DEPTH = 200
+
+
+def _yaml_loader(block: str) -> type:
+    """libyaml's loader when the block is surely shallow, else the pure-Python one.
+
+    libyaml composes nodes with C recursion: a block nested 100,000 deep would crash the
+    interpreter (SIGSEGV) instead of raising. Nesting is bounded by the '[' and '{' count plus
+    the widest run of indentation and indicators ('-', '?', ':') opening a line.
+    """
+    if _YamlLoader is yaml.SafeLoader:
+        return _PyLoader
+    flow = len(_FLOW_OPEN.findall(block))
+    block_depth = max((len(m) for m in _BLOCK_INDENT.findall(block)), default=0)
+    return _CLoader if flow + block_depth < _C_LOADER_MAX_DEPTH else _PyLoader
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """YAML's own date type, with `2024-02-30` an error at its line rather than a ValueError."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError) as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value!r} is not a real date ({exc})", node.start_mark
+        ) from None
+
+
+class _PyLoader(yaml.SafeLoader):
+    pass
+
+
+class _CLoader(_YamlLoader):  # type: ignore[misc,valid-type]
+    pass
+
+
+for _loader in (_PyLoader, _CLoader):
+    _loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 def _line_of(text: str, key: str) -> int:
@@ -127,12 +177,25 @@ def _as_list(path: str, key: str, value: Any, line: int) -> tuple[str, ...]:
         value = [v for v in re.split(r"[,،]", value)]
     if not isinstance(value, list):
         raise ContentError(path, f"{key}: expected a list, got {type(value).__name__}", line=line)
-    out: list[str] = []
+    if len(value) > MAX_LIST_ITEMS:
+        raise ContentError(
+            path, f"{key}: {len(value)} items; at most {MAX_LIST_ITEMS} per article", line=line
+        )
+    out: dict[str, None] = {}  # ordered, O(1) membership: 100,000 entities stay fast
     for item in value:
         text = _as_text(path, key, item, line)
-        if text and text not in out:
-            out.append(text)
+        if text:
+            out[text] = None
     return tuple(out)
+
+
+def _as_image(path: str, value: str, line: Callable[[str], int]) -> str:
+    """An http(s) or site-relative URL: never javascript:, data:, vbscript: or a quote."""
+    if value and (not _validate_link(value) or value.lower().startswith(("mailto:", "tel:"))):
+        raise ContentError(
+            path, f"image: {value!r} is not an http(s) or site-relative URL", line=line("image")
+        )
+    return value
 
 
 def _as_bool(path: str, key: str, value: Any, line: int) -> bool:
@@ -195,7 +258,7 @@ def is_byline(line: str) -> bool:
 def _paragraph_html(text: str) -> str:
     direction = text_direction(text)
     attr = f' dir="{direction}"' if direction else ""
-    return f"<p{attr}>{html.escape(text, quote=False)}</p>"
+    return f"<p{attr}>{isolate(text)}</p>"  # isolate: Latin runs in <bdi> (sahifa/bidi.py)
 
 
 def _is_share_line(line: str) -> bool:
@@ -235,9 +298,7 @@ def render_blocks(blocks: list[tuple[str, str]]) -> tuple[str, tuple[Heading, ..
         if kind == "h2":
             anchor = unique_anchor(text, used)
             headings.append(Heading(text, anchor))
-            parts.append(
-                f'<h2 id="{anchor}">{html.escape(text, quote=False)}{anchor_link(anchor)}</h2>'
-            )
+            parts.append(f'<h2 id="{anchor}">{isolate(text)}{anchor_link(anchor)}</h2>')
         else:
             parts.append(_paragraph_html(text))
     return "\n".join(parts) + "\n", tuple(headings)
@@ -283,7 +344,7 @@ def read_article(
 
     suffix = PurePosixPath(rel).suffix.lower()
     if suffix == ".md":
-        body_html, headings, plain = render_markdown(_MD, body)
+        body_html, headings, plain = render_markdown(_MD, body, rel, offset + 1)
         title = _as_text(rel, "title", meta.get("title"), line("title"))
         byline = _as_text(rel, "byline", meta.get("byline"), line("byline"))
         first_para = next(
@@ -334,7 +395,7 @@ def read_article(
         author=_as_text(rel, "author", meta.get("author"), line("author")),
         byline=byline,
         summary=summary or summarize(first_para),
-        image=_as_text(rel, "image", meta.get("image"), line("image")),
+        image=_as_image(rel, _as_text(rel, "image", meta.get("image"), line("image")), line),
         lang=lang,
         draft=_as_bool(rel, "draft", meta.get("draft"), line("draft")),
         featured=_as_bool(rel, "featured", meta.get("featured"), line("featured")),

@@ -7,6 +7,8 @@ source path, so the result never depends on input order.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import math
 from collections import defaultdict
 from datetime import datetime
@@ -36,47 +38,78 @@ def _sort_key(article: Article) -> tuple[float, str]:
     return (-ts, article.source)
 
 
+NEIGHBOURS = 20  # per shared entity, only this many articles on each side in time are scored
+TOP_ENTITIES = 8  # an article is related through its most telling entities only
+
+
 def relate(articles: tuple[Article, ...], count: int = 5) -> dict[str, tuple[Related, ...]]:
-    """Up to `count` related articles for each article, keyed by its source path."""
-    n = len(articles)
-    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for i, art in enumerate(articles):
-        for ref in art.entities:
-            postings[ref.name].append((i, _weight(ref)))
-    cap = n * MAX_SHARE if n >= MIN_ARTICLES_FOR_CAP else n + 1
-    idf = {name: math.log((n + 1) / len(p)) + 0.1 for name, p in postings.items() if len(p) <= cap}
+    """Up to `count` related articles for each article, keyed by its source path.
+
+    Work is bounded by postings, never all pairs: for each entity of an article only the
+    `NEIGHBOURS` nearest articles in time on each side of its posting list are visited (the
+    time decay means farther ones rarely win), and entities in more than `MAX_SHARE` of the
+    site are skipped. Newer follow-ups count as much as older background.
+    """
+    order = sorted(range(len(articles)), key=lambda i: _sort_key(articles[i]))
+    postings, weights, idf = _index(articles, order)
     by_section: dict[str, list[Article]] = defaultdict(list)
-    for art in articles:
-        by_section[art.section].append(art)
+    for i in order:
+        by_section[articles[i].section].append(articles[i])
     result: dict[str, tuple[Related, ...]] = {}
-    for i, art in enumerate(articles):
-        scores: dict[int, float] = defaultdict(float)
-        shared: dict[int, list[tuple[float, str]]] = defaultdict(list)
-        for ref in art.entities:
-            if ref.name not in idf:
-                continue
-            w_a = _weight(ref) * idf[ref.name]
-            for j, w_b in postings[ref.name]:
-                if j != i:
-                    part = w_a * w_b
-                    scores[j] += part
-                    shared[j].append((-part, ref.name))
-        ranked = sorted(
+    for rank, i in enumerate(order):
+        art = articles[i]
+        scores, shared = _scores(art, rank, postings, weights, idf)
+        ranked = heapq.nsmallest(
+            count,
             scores.items(),
-            key=lambda kv: (
-                -kv[1] * _decay(art.date, articles[kv[0]].date),
-                _sort_key(articles[kv[0]]),
-            ),
-        )[:count]
+            key=lambda kv: (-kv[1] * _decay(art.date, articles[order[kv[0]]].date), kv[0]),
+        )
         links = [
-            Related(articles[j], tuple(name for _, name in sorted(shared[j])), round(s, 6))
-            for j, s in ranked
+            Related(articles[order[r]], tuple(name for _, name in sorted(shared[r])), round(s, 6))
+            for r, s in ranked
         ]
         if len(links) < count:
-            taken = {r.article.source for r in links}
+            taken = {link.article.source for link in links}
             links += _same_section(art, by_section[art.section], taken, count - len(links))
         result[art.source] = tuple(links)
     return result
+
+
+def _index(
+    articles: tuple[Article, ...], order: list[int]
+) -> tuple[dict[str, list[int]], dict[tuple[str, int], float], dict[str, float]]:
+    """Posting lists of time ranks (newest first), per-(entity, rank) weights, and idf."""
+    n = len(articles)
+    postings: dict[str, list[int]] = defaultdict(list)
+    weights: dict[tuple[str, int], float] = {}
+    for rank, i in enumerate(order):
+        for ref in articles[i].entities:
+            postings[ref.name].append(rank)
+            weights[ref.name, rank] = _weight(ref)
+    cap = n * MAX_SHARE if n >= MIN_ARTICLES_FOR_CAP else n + 1
+    idf = {name: math.log((n + 1) / len(p)) + 0.1 for name, p in postings.items() if len(p) <= cap}
+    return postings, weights, idf
+
+
+def _scores(
+    art: Article,
+    rank: int,
+    postings: dict[str, list[int]],
+    weights: dict[tuple[str, int], float],
+    idf: dict[str, float],
+) -> tuple[dict[int, float], dict[int, list[tuple[float, str]]]]:
+    scores: dict[int, float] = defaultdict(float)
+    shared: dict[int, list[tuple[float, str]]] = defaultdict(list)
+    telling = [(weights[r.name, rank] * idf[r.name], r.name) for r in art.entities if r.name in idf]
+    for w_a, name in heapq.nlargest(TOP_ENTITIES, telling):
+        plist = postings[name]
+        p = bisect.bisect_left(plist, rank)
+        for other in plist[max(0, p - NEIGHBOURS) : p + NEIGHBOURS + 1]:
+            if other != rank:
+                part = w_a * weights[name, other]
+                scores[other] += part
+                shared[other].append((-part, name))
+    return scores, shared
 
 
 def _same_section(

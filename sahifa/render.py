@@ -10,6 +10,7 @@ from typing import Any
 
 import jinja2
 
+from . import frontpage, publish, search, seo
 from .arabic import format_date, lang_direction
 from .config import Config
 from .errors import TemplateError
@@ -41,7 +42,8 @@ def make_env(config: Config) -> jinja2.Environment:
     def abs_url(path: str) -> str:
         return config.base_url + encode_path(path.lstrip("/"))
 
-    env.globals.update(url=url, abs_url=abs_url, config=config)
+    env.globals.update(url=url, abs_url=abs_url, config=config, custom_css=custom_css(config))
+    seo.install(env, config)  # head_meta() for templates/head-meta.html
     env.filters["arabic_date"] = lambda d: format_date(d, config.months, config.digits) if d else ""
     env.filters["iso"] = lambda d: d.isoformat() if d else ""
     return env
@@ -128,10 +130,13 @@ def page_jobs(site: Site, config: Config) -> Iterator[PageJob]:
     input of a page, and an incremental build can skip the pages whose key did not change.
     """
     common = {"sections": tuple(site.section_paths.items())}
+    theme = frontpage.ThemeData.of(site, config)
     for article in site.articles:
-        ctx = article_context(site, article, config)
+        ctx = article_context(site, article, config) | theme.article_context(article)
         yield PageJob(output_file(article.path), "article.html", {**common, **ctx})
-    yield from _listing(common, "home.html", site.articles, "/", config, title=config.title)
+    yield from _listing(
+        common, "home.html", site.articles, "/", config, title=config.title, front=theme.front
+    )
     for name, items in site.sections.items():
         yield from _listing(
             common, "section.html", items, site.section_paths[name], config, title=name
@@ -153,6 +158,39 @@ def page_jobs(site: Site, config: Config) -> Iterator[PageJob]:
         {**common, "title": "الأعلام والأماكن", "groups": groups},
     )
     yield PageJob("404.html", "404.html", {**common, "title": "الصفحة غير موجودة"})
+    yield PageJob("search/index.html", "search.html",
+                  {**common, "title": "البحث", "page_path": "/search/"})  # fmt: skip
+    yield from _theme_pages(common, theme, config)
+
+
+def _theme_pages(
+    common: dict[str, Any], theme: frontpage.ThemeData, config: Config
+) -> Iterator[PageJob]:
+    """Archives by year and month, author pages, and the offline files (sahifa/frontpage.py)."""
+    years = theme.years
+    index = {**common, "title": "الأرشيف", "years": years, "page_path": "/archive/"}
+    yield PageJob("archive/index.html", "archive-index.html", index)
+    for year in years:
+        yield from _listing(common, "archive.html", year.articles, year.path, config,
+                            title=f"أرشيف {year.title}", year=year, month=None)  # fmt: skip
+        for month in year.months:
+            yield from _listing(common, "archive.html", month.articles, month.path, config,
+                                title=f"أرشيف {month.title}", year=year, month=month)  # fmt: skip
+    for author in theme.authors.values():
+        yield from _listing(common, "author.html", author.articles, author.path, config,
+                            title=author.name, author=author)  # fmt: skip
+    if config.offline:
+        version = hashlib.sha1(b"".join(data for _, data in static_files(config))).hexdigest()
+        yield PageJob("sw.js", "sw.js", {"version": version[:12]})
+        yield PageJob("manifest.webmanifest", "manifest.webmanifest", {})
+
+
+def custom_css(config: Config) -> tuple[str, ...]:
+    """Site stylesheets linked after the theme's: the site's static/custom.css if it has one,
+    then the `extra_css` setting."""
+    own = config.templates_dir
+    found = ("/static/custom.css",) if own and (own / "static" / "custom.css").is_file() else ()
+    return found + tuple(c for c in config.extra_css if c not in found)
 
 
 def _listing(
@@ -182,36 +220,48 @@ def render_site(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
 def site_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
     """Files made straight from the Site rather than from one template per page:
     robots.txt (and, from sahifa.publish, feeds and sitemaps). Cheap: made every build."""
-    yield "robots.txt", f"User-agent: *\nAllow: /\nSitemap: {config.base_url}sitemap.xml\n".encode()
+    yield from publish.publish_files(site, config)
+    yield from search.search_files(site, config)  # search/search.js and the Pagefind index
 
 
-def _key_parts(value: Any, out: list[str], memo: dict[int, str]) -> None:
+def _key_parts(value: Any, out: list[str], memo: dict[int, tuple[Any, str]]) -> None:
     """Flatten a context into strings. An Article stands for itself by its digest (its source
-    bytes) plus what the build computed for it (URL, entities); memoised, as one article
-    appears on many pages."""
-    if isinstance(value, Article):
-        part = memo.get(id(value))
-        if part is None:
-            refs = "|".join(f"{r.name}:{r.type}:{r.count}" for r in value.entities)
-            part = memo[id(value)] = f"A{value.digest}|{value.path}|{value.slug}|{refs}"
-        out.append(part)
-    elif isinstance(value, dict):
+    bytes) plus what the build computed for it (URL, entities). Containers and dataclasses are
+    memoised by identity: the same related list or section menu appears on many pages."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        out.append(repr(value))
+        return
+    if isinstance(value, dict):
         for k in sorted(value):
             out.append(f"K{k}")
             _key_parts(value[k], out, memo)
-    elif isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        out.append(f"L{len(value)}")
+        return
+    hit = memo.get(id(value))
+    if hit is None or hit[0] is not value:
+        # The object itself is kept in the memo so its id cannot be reused during the build.
+        hit = memo[id(value)] = (value, _object_key(value, memo))
+    out.append(hit[1])
+
+
+def _object_key(value: Any, memo: dict[int, tuple[Any, str]]) -> str:
+    if isinstance(value, Article):
+        refs = "|".join(f"{r.name}:{r.type}:{r.count}" for r in value.entities)
+        return f"A{value.digest}|{value.path}|{value.slug}|{refs}"
+    inner: list[str] = []
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        inner.append(f"L{len(value)}")
         for item in value:
-            _key_parts(item, out, memo)
+            _key_parts(item, inner, memo)
     elif is_dataclass(value):
-        out.append(type(value).__name__)
+        inner.append(type(value).__name__)
         for f in fields(value):
-            _key_parts(getattr(value, f.name), out, memo)
+            _key_parts(getattr(value, f.name), inner, memo)
     else:
-        out.append(repr(value))
+        inner.append(repr(value))
+    return hashlib.sha1("\x1f".join(inner).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def context_key(job: PageJob, memo: dict[int, str] | None = None) -> str:
+def context_key(job: PageJob, memo: dict[int, tuple[Any, str]] | None = None) -> str:
     """A digest of everything a page is rendered from (its template is keyed separately).
     Pass the same `memo` for all pages of one build (and keep their objects alive)."""
     parts: list[str] = [job.template]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from dataclasses import replace
 
-from .entities import Gazetteer, extract
+from .entities import Gazetteer, extract, promote_candidates
 from .errors import ContentError
 from .model import Article, Entity, Site
 from .pages import article_path, section_slug
 from .relate import relate
 from .urls import slugify
+
+log = logging.getLogger("sahifa")
 
 
 def newest_first(articles: list[Article]) -> list[Article]:
@@ -19,10 +22,13 @@ def newest_first(articles: list[Article]) -> list[Article]:
     )
 
 
-def assign_paths(articles: list[Article], ascii_only: bool) -> list[Article]:
+def assign_paths(
+    articles: list[Article], ascii_only: bool, skipped: list[str] | None = None
+) -> list[Article]:
     """Give each article its URL; two articles never share one.
 
-    Two explicit front-matter slugs that collide are an error naming both files. A slug made
+    Two explicit front-matter slugs that collide are an error naming both files (with
+    `skipped`, i.e. --keep-going, the second is reported there and left out). A slug made
     from a title that is already taken gets '-2', '-3', ... in source-path order.
     """
     taken: dict[str, str] = {}
@@ -31,9 +37,14 @@ def assign_paths(articles: list[Article], ascii_only: bool) -> list[Article]:
         path = article_path(art, ascii_only)
         if path in taken:
             if art.explicit_slug:
-                raise ContentError(
+                exc = ContentError(
                     art.source, f"slug {art.slug!r} is already used by {taken[path]}"
                 )
+                if skipped is None:
+                    raise exc
+                log.error("%s (skipped)", exc)
+                skipped.append(str(exc))
+                continue
             n = 2
             while article_path(replace(art, slug=f"{art.slug}-{n}"), ascii_only) in taken:
                 n += 1
@@ -47,6 +58,7 @@ def assign_paths(articles: list[Article], ascii_only: bool) -> list[Article]:
 def build_site(
     articles: list[Article], gaz: Gazetteer, related_count: int, ascii_only: bool
 ) -> Site:
+    gaz = promote_candidates(gaz, articles)  # names discovered in >= 2 articles become entities
     ordered = tuple(newest_first([replace(a, entities=extract(gaz, a)) for a in articles]))
     return link_site(ordered, gaz, related_count, ascii_only)
 

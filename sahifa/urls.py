@@ -11,6 +11,9 @@ from slugify import slugify as _slugify
 from .arabic import strip_marks
 
 MAX_SLUG = 80
+# A path segment must stay under 255 bytes on every file system; Arabic takes 2 bytes a letter
+# and some scripts 4, so the byte length is capped too, with room for '-2' or a 'section-' prefix.
+MAX_SLUG_BYTES = 200
 _WINDOWS_RESERVED = (
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
 )
@@ -25,6 +28,9 @@ def slugify(text: str, ascii_only: bool = False) -> str:
     text = strip_marks(unicodedata.normalize("NFC", text))
     slug = _slugify(text, allow_unicode=not ascii_only, max_length=MAX_SLUG, word_boundary=True)
     slug = unicodedata.normalize("NFC", slug).strip("-.")
+    if len(slug.encode()) > MAX_SLUG_BYTES:
+        cut = slug.encode()[:MAX_SLUG_BYTES].decode("utf-8", "ignore")
+        slug = (cut.rsplit("-", 1)[0] if "-" in cut else cut).strip("-.")
     if slug in _WINDOWS_RESERVED:
         slug += "-1"
     return slug

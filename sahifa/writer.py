@@ -11,6 +11,7 @@ import ctypes.util
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -98,13 +99,20 @@ def swap_into_place(tmp: Path, output: Path) -> None:
     if not output.exists():
         tmp.rename(output)
         return
-    old = output.parent / f"{OLD_PREFIX}{output.name}-{os.getpid()}"
+    if not output.is_dir() or output.is_symlink():
+        raise SahifaError(f"{output} exists and is not a folder: move it away or choose --output")
+    # The replaced site is parked under a TMP_PREFIX name, which clean_stale only ever deletes.
+    # OLD_PREFIX marks a site that must be put back: it exists only between the two renames of
+    # the fallback, so a half-deleted replaced site can never be "restored" as site/.
+    replaced = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}-{time.time_ns()}"
     if _exchange(tmp, output):
-        tmp.rename(old)  # tmp now holds the previous site
+        tmp.rename(replaced)  # tmp now holds the previous site
     else:
+        old = output.parent / f"{OLD_PREFIX}{output.name}-{os.getpid()}"
         output.rename(old)
         tmp.rename(output)
-    discard(old)
+        old.rename(replaced)
+    discard(replaced)
 
 
 def discard(folder: Path) -> None:

@@ -25,10 +25,11 @@ def test_whole_corpus_builds(tmp_path: Path):
         load_config(None, content_dir=DEV, output_dir=out, manifest=CORPUS / "ant" / "manifest.csv")
     )
     assert report.articles == 2500
-    home = BeautifulSoup((out / "index.html").read_text("utf-8"), "html.parser")
-    # Dates come from manifest.csv: the home page is newest first.
-    dates = [t["datetime"] for t in home.select(".card time")]
+    sport = BeautifulSoup((out / "sport" / "index.html").read_text("utf-8"), "html.parser")
+    # Dates and sections come from manifest.csv: a section page lists newest first.
+    dates = [t["datetime"] for t in sport.select(".card time")]
     assert len(dates) == 20 and dates == sorted(dates, reverse=True)
+    assert dates[0].startswith("2018-")
 
 
 def test_corpus_headings_are_not_paragraphs():

@@ -1,0 +1,272 @@
+"""The theme's page logic: front page, archives, authors, neighbours in a section, reading time.
+
+Pure functions over the Site. Templates only lay out what these return. Nothing here reads the
+clock: "recent" is measured from the newest article's date, so the same content always builds
+the same pages.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .arabic import MONTHS, digits
+from .config import Config
+from .model import Article, Entity, Site
+from .urls import slugify
+
+WORDS_PER_MINUTE = 180  # Arabic reading speed (an estimate for news prose)
+LATEST_CARDS = 6  # stories under the lead shown with their summary; the rest as headlines
+SECTION_BLOCK = 4  # stories per section block on the front page
+IN_THE_NEWS = 8  # entities in the "في الأخبار" strip
+NEWS_MIN_ARTICLES = 3  # the window always covers at least this many of the newest articles
+
+
+def reading_minutes(article: Article) -> int:
+    """Minutes to read the article at WORDS_PER_MINUTE, at least 1."""
+    return max(1, math.ceil(article.words / WORDS_PER_MINUTE))
+
+
+def reading_label(minutes: int, digit_style: str = "latin") -> str:
+    """'دقيقة واحدة', 'دقيقتان', '3 دقائق', '11 دقيقة' (Arabic counted-noun agreement)."""
+    if minutes == 1:
+        text = "دقيقة واحدة"
+    elif minutes == 2:
+        text = "دقيقتان"
+    elif 3 <= minutes % 100 <= 10:
+        text = f"{minutes} دقائق"
+    else:
+        text = f"{minutes} دقيقة"
+    return "قراءة في " + digits(text, digit_style)
+
+
+def standfirst(article: Article) -> str:
+    """The summary to show under the headline; '' when it only repeats the opening paragraph
+    (scraped text gets its summary cut from the body)."""
+    summary = article.summary.strip()
+    core = summary.rstrip("….").strip()
+    return "" if not core or core in article.text else summary
+
+
+@dataclass(frozen=True)
+class SectionBlock:
+    name: str
+    path: str
+    articles: tuple[Article, ...]
+    total: int
+
+
+@dataclass(frozen=True)
+class Trending:
+    entity: Entity
+    articles: int  # how many recent articles mention it
+    mentions: int  # how often, summed over those articles
+
+
+@dataclass(frozen=True)
+class FrontPage:
+    lead: Article | None
+    latest: tuple[Article, ...]  # shown as cards with summaries
+    more: tuple[Article, ...]  # the rest of the first page, headlines only
+    blocks: tuple[SectionBlock, ...]
+    in_the_news: tuple[Trending, ...]
+    news_since: datetime | None  # start of the window "في الأخبار" counts from
+
+
+def pick_lead(articles: tuple[Article, ...]) -> Article | None:
+    """The newest article marked `featured: true`, else the newest article."""
+    return next((a for a in articles if a.featured), articles[0] if articles else None)
+
+
+def in_the_news(
+    site: Site, days: int = 7, limit: int = IN_THE_NEWS
+) -> tuple[tuple[Trending, ...], datetime | None]:
+    """Entities most mentioned in the `days` before the newest article (not the wall clock).
+
+    The window is widened to the NEWS_MIN_ARTICLES newest dated articles when the last days
+    were quiet. Ranked by the number of articles, then total mentions, then name.
+    """
+    dated = [a for a in site.articles if a.date is not None]
+    if not dated:
+        return (), None
+    newest = dated[0].date
+    assert newest is not None
+    since = newest - timedelta(days=days)
+    floor = dated[min(NEWS_MIN_ARTICLES, len(dated)) - 1].date
+    assert floor is not None
+    since = min(since, floor)
+    arts: Counter[str] = Counter()
+    mentions: Counter[str] = Counter()
+    for art in dated:
+        assert art.date is not None
+        if art.date < since:
+            break
+        for ref in art.entities:
+            if ref.name in site.entities:
+                arts[ref.name] += 1
+                mentions[ref.name] += ref.count
+    ranked = sorted(arts, key=lambda n: (-arts[n], -mentions[n], n))[:limit]
+    return tuple(Trending(site.entities[n], arts[n], mentions[n]) for n in ranked), since
+
+
+def front_page(site: Site, first_page: tuple[Article, ...], news_days: int = 7) -> FrontPage:
+    """The first home page: lead, latest (the rest of page 1), section blocks, entities."""
+    lead = pick_lead(site.articles)
+    rest = tuple(a for a in first_page if a is not lead)
+    blocks = tuple(
+        SectionBlock(
+            name,
+            site.section_paths[name],
+            tuple(a for a in items if a is not lead)[:SECTION_BLOCK],
+            len(items),
+        )
+        for name, items in site.sections.items()
+    )
+    news, since = in_the_news(site, news_days)
+    return FrontPage(
+        lead=lead,
+        latest=rest[:LATEST_CARDS],
+        more=rest[LATEST_CARDS:],
+        blocks=tuple(b for b in blocks if b.articles),
+        in_the_news=news,
+        news_since=since,
+    )
+
+
+# --- neighbours in a section -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    older: Article | None  # "السابق": published before this one
+    newer: Article | None  # "التالي": published after this one
+
+
+def section_neighbours(site: Site) -> dict[str, Neighbours]:
+    """Previous (older) and next (newer) article in the same section, by source."""
+    out: dict[str, Neighbours] = {}
+    for items in site.sections.values():  # newest first
+        for i, art in enumerate(items):
+            newer = items[i - 1] if i > 0 else None
+            older = items[i + 1] if i + 1 < len(items) else None
+            out[art.source] = Neighbours(older=older, newer=newer)
+    return out
+
+
+# --- archives ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveMonth:
+    year: int
+    month: int
+    path: str
+    title: str  # 'مارس 2025'
+    articles: tuple[Article, ...]
+
+
+@dataclass(frozen=True)
+class ArchiveYear:
+    year: int
+    path: str
+    title: str  # '2025'
+    months: tuple[ArchiveMonth, ...]  # newest first
+    articles: tuple[Article, ...]
+
+
+def archives(site: Site, months: str = "standard", digit_style: str = "latin") -> list[ArchiveYear]:
+    """Dated articles by year and month (in the article's own time zone), newest first."""
+    by_month: dict[tuple[int, int], list[Article]] = defaultdict(list)
+    for art in site.articles:
+        if art.date is not None:
+            by_month[(art.date.year, art.date.month)].append(art)
+    names = MONTHS.get(months, MONTHS["standard"])
+    years: dict[int, list[ArchiveMonth]] = defaultdict(list)
+    for (year, month), items in sorted(by_month.items(), reverse=True):
+        years[year].append(
+            ArchiveMonth(
+                year,
+                month,
+                f"/archive/{year}/{month:02d}/",
+                digits(f"{names[month - 1]} {year}", digit_style),
+                tuple(items),
+            )
+        )
+    return [
+        ArchiveYear(
+            year,
+            f"/archive/{year}/",
+            digits(str(year), digit_style),
+            tuple(ms),
+            tuple(a for m in ms for a in m.articles),
+        )
+        for year, ms in years.items()
+    ]
+
+
+# --- authors -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    slug: str
+    path: str
+    articles: tuple[Article, ...]
+
+
+def authors(site: Site, ascii_only: bool = False) -> dict[str, Author]:
+    """One page per name in the `author` field; slugs made unique in name order."""
+    by_name: dict[str, list[Article]] = defaultdict(list)
+    for art in site.articles:
+        name = art.author.strip()
+        if name:
+            by_name[name].append(art)
+    out: dict[str, Author] = {}
+    used: set[str] = set()
+    for name in sorted(by_name):
+        base = slugify(name, ascii_only) or "author"
+        slug, n = base, 2
+        while slug in used:
+            slug, n = f"{base}-{n}", n + 1
+        used.add(slug)
+        out[name] = Author(name, slug, f"/author/{slug}/", tuple(by_name[name]))
+    return out
+
+
+# --- everything the theme adds to the pages, computed once per build -----------------------------
+
+
+@dataclass(frozen=True)
+class ThemeData:
+    front: FrontPage
+    neighbours: dict[str, Neighbours]
+    authors: dict[str, Author]
+    years: list[ArchiveYear]
+    digit_style: str = "latin"
+
+    @classmethod
+    def of(cls, site: Site, config: Config) -> ThemeData:
+        return cls(
+            front=front_page(site, site.articles[: config.per_page], config.news_days),
+            neighbours=section_neighbours(site),
+            authors=authors(site, config.ascii_slugs),
+            years=archives(site, config.months, config.digits),
+            digit_style=config.digits,
+        )
+
+    def article_context(self, article: Article) -> dict[str, Any]:
+        """What article.html needs beyond the core context: plain values only."""
+        author = self.authors.get(article.author.strip())
+        return {
+            "standfirst": standfirst(article),
+            "reading": reading_label(reading_minutes(article), self.digit_style),
+            "neighbours": self.neighbours.get(article.source, Neighbours(None, None)),
+            "author_path": author.path if author else None,
+            "archive_path": f"/archive/{article.date.year}/{article.date.month:02d}/"
+            if article.date
+            else None,
+        }

@@ -1,0 +1,372 @@
+"""Feeds (Atom, RSS 2.0, JSON Feed 1.1), sitemaps, a Google News sitemap and robots.txt.
+
+Everything is built with the standard library and depends only on the Site and the Config,
+never on the clock: the same input gives the same bytes.
+
+Where the files go (paths inside the site):
+
+* whole site: `atom.xml`, `rss.xml`, `feed.json`
+* each section: `<section>/atom.xml`, `<section>/rss.xml`, `<section>/feed.json`
+* each entity: `entity/<slug>/atom.xml`, ... (the feed sits beside the page it mirrors)
+* `sitemap.xml` (a sitemap index over `sitemap-1.xml`, `sitemap-2.xml`, ... once the site has
+  more than 50,000 URLs), `news-sitemap.xml`, `robots.txt`.
+
+Feeds carry the newest `FEED_SIZE` dated articles. Articles without a date are left out of feeds
+and of the news sitemap (a feed entry must have a date) but are in `sitemap.xml`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+from .config import Config
+from .model import Article, Site
+from .pages import paginate
+from .urls import encode_path
+
+FEED_SIZE = 50
+SITEMAP_LIMIT = 50_000
+NEWS_WINDOW = timedelta(hours=48)
+NEWS_LIMIT = 1_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
+JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
+GENERATOR = "Sahifa"
+
+# Characters XML 1.0 cannot carry at all (scraped text sometimes has them).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One feed: the page it mirrors and the articles in it (newest first)."""
+
+    path: str  # the page's path inside the site, e.g. '/' or '/ثقافة/' or '/entity/x/'
+    title: str
+    description: str
+    articles: tuple[Article, ...]
+
+
+FEED_FILES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}
+FEED_TYPES = {
+    "atom": "application/atom+xml",
+    "rss": "application/rss+xml",
+    "json": "application/feed+json",
+}
+
+
+def absolute(config: Config, path: str) -> str:
+    """The absolute, percent-encoded URL of a path inside the site."""
+    return config.base_url + encode_path(path.lstrip("/"))
+
+
+def feed_path(page_path: str, kind: str) -> str:
+    """'/ثقافة/' + 'atom' -> '/ثقافة/atom.xml'."""
+    return page_path + FEED_FILES[kind]
+
+
+def published(article: Article) -> datetime | None:
+    return article.date
+
+
+def modified(article: Article) -> datetime | None:
+    """The later of `updated` and `date` (an `updated` before `date` is ignored)."""
+    if article.updated and (article.date is None or article.updated > article.date):
+        return article.updated
+    return article.date
+
+
+def newest(articles: Iterable[Article]) -> datetime | None:
+    dates = [d for d in (modified(a) for a in articles) if d is not None]
+    return max(dates) if dates else None
+
+
+def site_time(site: Site) -> datetime:
+    """The build's reference time: the newest date in the site (never the wall clock)."""
+    return newest(site.articles) or EPOCH
+
+
+def _clean(text: str) -> str:
+    return _XML_INVALID.sub("", text)
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    el = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        el.text = _clean(text)
+    return el
+
+
+def _xml_bytes(root: ET.Element) -> bytes:
+    ET.indent(root, space="  ")
+    body = ET.tostring(root, encoding="unicode", short_empty_elements=True)
+    return ('<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n").encode("utf-8")
+
+
+# Which feeds a site has --------------------------------------------------------------------------
+
+
+def feed_sources(site: Site, config: Config) -> list[FeedSource]:
+    """The site feed, then one per section, then one per entity."""
+    out = [FeedSource("/", config.title, config.description, site.articles)]
+    for name, items in site.sections.items():
+        out.append(FeedSource(site.section_paths[name], f"{name} | {config.title}", name, items))
+    for name, entity in site.entities.items():
+        out.append(
+            FeedSource(
+                f"/entity/{entity.slug}/",
+                f"{name} | {config.title}",
+                f"آخر ما نشر عن {name}",
+                site.entity_articles.get(name, ()),
+            )
+        )
+    return out
+
+
+def feed_entries(articles: Iterable[Article], limit: int = FEED_SIZE) -> list[Article]:
+    """The newest `limit` dated articles, newest first (ties broken by path)."""
+    dated = [a for a in articles if a.date is not None]
+    dated.sort(key=lambda a: (-a.date.timestamp(), a.path))  # type: ignore[union-attr]
+    return dated[:limit]
+
+
+def _author(article: Article, config: Config) -> str:
+    return article.author or article.byline or config.publisher or config.title
+
+
+# Atom ---------------------------------------------------------------------------------------------
+
+
+def atom_feed(source: FeedSource, site: Site, config: Config) -> bytes:
+    entries = feed_entries(source.articles)
+    page = absolute(config, source.path)
+    root = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": config.lang})
+    _sub(root, "title", source.title)
+    _sub(root, "subtitle", source.description)
+    _sub(root, "id", page)
+    _sub(root, "link", rel="alternate", type="text/html", href=page)
+    self_url = absolute(config, feed_path(source.path, "atom"))
+    _sub(root, "link", rel="self", type=FEED_TYPES["atom"], href=self_url)
+    _sub(root, "updated", _iso(newest(entries) or site_time(site)))
+    author = _sub(root, "author")
+    _sub(author, "name", config.publisher or config.title)
+    _sub(root, "generator", GENERATOR)
+    for art in entries:
+        url = absolute(config, art.path)
+        entry = _sub(root, "entry")
+        if art.lang != config.lang:
+            entry.set("xml:lang", art.lang)
+        _sub(entry, "title", art.title)
+        _sub(entry, "link", rel="alternate", type="text/html", href=url)
+        _sub(entry, "id", url)
+        _sub(entry, "published", _iso(art.date))  # type: ignore[arg-type]
+        _sub(entry, "updated", _iso(modified(art)))  # type: ignore[arg-type]
+        _sub(_sub(entry, "author"), "name", _author(art, config))
+        _sub(entry, "category", term=art.section, label=art.section)
+        for tag in art.tags:
+            _sub(entry, "category", term=tag)
+        if art.summary:
+            _sub(entry, "summary", art.summary, type="text")
+    return _xml_bytes(root)
+
+
+# RSS 2.0 ------------------------------------------------------------------------------------------
+
+
+def _rfc822(value: datetime) -> str:
+    return format_datetime(value)
+
+
+def rss_feed(source: FeedSource, site: Site, config: Config) -> bytes:
+    entries = feed_entries(source.articles)
+    root = ET.Element("rss", {"version": "2.0", "xmlns:atom": ATOM_NS, "xmlns:dc": DC_NS})
+    channel = _sub(root, "channel")
+    _sub(channel, "title", source.title)
+    _sub(channel, "link", absolute(config, source.path))
+    _sub(channel, "description", source.description)
+    _sub(channel, "language", config.lang)
+    _sub(channel, "lastBuildDate", _rfc822(newest(entries) or site_time(site)))
+    _sub(channel, "generator", GENERATOR)
+    _sub(
+        channel,
+        "atom:link",
+        href=absolute(config, feed_path(source.path, "rss")),
+        rel="self",
+        type=FEED_TYPES["rss"],
+    )
+    for art in entries:
+        url = absolute(config, art.path)
+        item = _sub(channel, "item")
+        _sub(item, "title", art.title)
+        _sub(item, "link", url)
+        _sub(item, "guid", url, isPermaLink="true")
+        _sub(item, "pubDate", _rfc822(art.date))  # type: ignore[arg-type]
+        _sub(item, "dc:creator", _author(art, config))
+        _sub(item, "category", art.section)
+        if art.summary:
+            _sub(item, "description", art.summary)
+    return _xml_bytes(root)
+
+
+# JSON Feed 1.1 ------------------------------------------------------------------------------------
+
+
+def json_feed(source: FeedSource, site: Site, config: Config) -> bytes:
+    items = []
+    for art in feed_entries(source.articles):
+        url = absolute(config, art.path)
+        item: dict[str, object] = {
+            "id": url,
+            "url": url,
+            "title": art.title,
+            "content_text": art.summary or art.title,
+            "date_published": _iso(art.date),  # type: ignore[arg-type]
+            "date_modified": _iso(modified(art)),  # type: ignore[arg-type]
+            "authors": [{"name": _author(art, config)}],
+            "tags": [art.section, *art.tags],
+        }
+        if art.summary:
+            item["summary"] = art.summary
+        if art.lang != config.lang:
+            item["language"] = art.lang
+        items.append(item)
+    feed = {
+        "version": JSONFEED_VERSION,
+        "title": source.title,
+        "description": source.description,
+        "home_page_url": absolute(config, source.path),
+        "feed_url": absolute(config, feed_path(source.path, "json")),
+        "language": config.lang,
+        "authors": [{"name": config.publisher or config.title, "url": config.base_url}],
+        "items": items,
+    }
+    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+# Sitemaps -----------------------------------------------------------------------------------------
+
+
+def sitemap_urls(site: Site, config: Config) -> list[tuple[str, datetime | None]]:
+    """Every indexable page (path, lastmod): articles, home, sections, entities, their pages."""
+    urls: list[tuple[str, datetime | None]] = [("/", newest(site.articles))]
+    urls += [(a.path, modified(a)) for a in site.articles]
+    listings: list[tuple[str, tuple[Article, ...]]] = [("/", site.articles)]
+    listings += [(site.section_paths[n], items) for n, items in site.sections.items()]
+    listings += [
+        (f"/entity/{e.slug}/", site.entity_articles.get(n, ())) for n, e in site.entities.items()
+    ]
+    for base, items in listings:
+        for pager in paginate(items, base, config.per_page):
+            if pager.path != "/":
+                urls.append((pager.path, newest(pager.items)))
+    if site.entities:
+        urls.append(("/entity/", newest(site.articles)))
+    return urls
+
+
+def _urlset(urls: list[tuple[str, datetime | None]], config: Config) -> bytes:
+    root = ET.Element("urlset", {"xmlns": SITEMAP_NS})
+    for path, lastmod in urls:
+        url = _sub(root, "url")
+        _sub(url, "loc", absolute(config, path))
+        if lastmod is not None:
+            _sub(url, "lastmod", _iso(lastmod))
+    return _xml_bytes(root)
+
+
+def sitemap_files(
+    site: Site, config: Config, limit: int = SITEMAP_LIMIT
+) -> Iterator[tuple[str, bytes]]:
+    """`sitemap.xml`; over `limit` URLs it becomes an index of `sitemap-N.xml` files."""
+    urls = sitemap_urls(site, config)
+    if len(urls) <= limit:
+        yield "sitemap.xml", _urlset(urls, config)
+        return
+    index = ET.Element("sitemapindex", {"xmlns": SITEMAP_NS})
+    for n, start in enumerate(range(0, len(urls), limit), 1):
+        chunk = urls[start : start + limit]
+        name = f"sitemap-{n}.xml"
+        yield name, _urlset(chunk, config)
+        entry = _sub(index, "sitemap")
+        _sub(entry, "loc", absolute(config, name))
+        dates = [d for _, d in chunk if d is not None]
+        if dates:
+            _sub(entry, "lastmod", _iso(max(dates)))
+    yield "sitemap.xml", _xml_bytes(index)
+
+
+def news_articles(site: Site, limit: int = NEWS_LIMIT) -> list[Article]:
+    """Articles published in the 48 hours up to the newest article's date (not the clock)."""
+    dated = feed_entries(site.articles, limit=len(site.articles))
+    if not dated:
+        return []
+    end = dated[0].date
+    assert end is not None
+    return [a for a in dated if a.date is not None and a.date >= end - NEWS_WINDOW][:limit]
+
+
+def news_sitemap(site: Site, config: Config) -> bytes:
+    root = ET.Element("urlset", {"xmlns": SITEMAP_NS, "xmlns:news": NEWS_NS})
+    for art in news_articles(site):
+        url = _sub(root, "url")
+        _sub(url, "loc", absolute(config, art.path))
+        news = _sub(url, "news:news")
+        pub = _sub(news, "news:publication")
+        _sub(pub, "news:name", config.publisher or config.title)
+        _sub(pub, "news:language", config.lang)
+        _sub(news, "news:publication_date", _iso(art.date))  # type: ignore[arg-type]
+        _sub(news, "news:title", art.title)
+    return _xml_bytes(root)
+
+
+def robots_txt(config: Config) -> bytes:
+    lines = [
+        "User-agent: *",
+        "Allow: /",
+        "",
+        f"Sitemap: {absolute(config, 'sitemap.xml')}",
+        f"Sitemap: {absolute(config, 'news-sitemap.xml')}",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+# Everything ---------------------------------------------------------------------------------------
+
+_WRITERS = {"atom": atom_feed, "rss": rss_feed, "json": json_feed}
+
+
+def publish_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
+    """Every feed, the sitemaps and robots.txt as (relative output file, bytes)."""
+    for source in feed_sources(site, config):
+        for kind, write in _WRITERS.items():
+            yield feed_path(source.path, kind).lstrip("/"), write(source, site, config)
+    yield from sitemap_files(site, config)
+    yield "news-sitemap.xml", news_sitemap(site, config)
+    yield "robots.txt", robots_txt(config)
+
+
+def feed_links(page_path: str, title: str, config: Config) -> list[dict[str, str]]:
+    """`<link rel="alternate">` data for the feeds of one listing page (root-relative hrefs)."""
+    labels = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
+    return [
+        {
+            "type": FEED_TYPES[kind],
+            "href": config.base_path + feed_path(page_path, kind).lstrip("/"),
+            "title": f"{title} ({labels[kind]})",
+        }
+        for kind in FEED_FILES
+    ]

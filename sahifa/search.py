@@ -1,0 +1,325 @@
+"""Site search with Pagefind (PyPI `pagefind[bin]`), indexed from the Site, not from files.
+
+Each article goes into the index as one record (a stand-in page): its text folded with
+`arabic.normalize` (أ/إ/آ -> ا, ى -> ي, ة -> ه, harakat and tatweel removed, digits unified),
+its original title, summary, section and date as metadata, and its section as a filter. The search
+page folds the reader's query the same way in JavaScript (`search/search.js`), so `الامارات`
+finds `الإمارات` and `مدرسه` finds `مدرسة`. Results show the original title and summary, never
+the folded text.
+
+The index comes back as (path, bytes) pairs like every other output file, so it is written into
+the build's temporary folder and swapped in with the rest of the site: `site/` is never
+half-indexed. `SAHIFA_SEARCH=0` in the environment skips indexing (the test suite does this
+except where a test needs the index).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import html
+import json
+import logging
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from .arabic import normalize
+from .config import Config
+from .errors import SahifaError
+from .model import Article, Site
+from .writer import check_inside
+
+log = logging.getLogger("sahifa")
+
+BUNDLE = "pagefind"
+LANGUAGE = "ar"  # one index for the whole site: the search page is Arabic
+ENV_SWITCH = "SAHIFA_SEARCH"
+
+
+def search_enabled() -> bool:
+    """Indexing is on unless SAHIFA_SEARCH is 0/false/no/off."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def available() -> bool:
+    try:
+        from pagefind.service import get_executable
+    except ImportError:
+        return False
+    return get_executable() is not None
+
+
+def record(article: Article, config: Config) -> dict[str, Any]:
+    """The Pagefind custom record for one article."""
+    meta = {"title": article.title, "section": article.section}
+    if article.summary:
+        meta["summary"] = article.summary
+    if article.date:
+        meta["date"] = article.date.date().isoformat()
+    return {
+        "url": config.base_path + article.path.lstrip("/"),
+        "content": normalize(article.text),
+        "language": LANGUAGE,
+        "meta": meta,
+        "filters": {"section": [article.section]},
+    }
+
+
+def record_html(rec: dict[str, Any]) -> str:
+    """A stand-in page for one record: the folded text is the indexed body; title, summary,
+    section and date are metadata (outside the body, so not indexed twice); section is a filter."""
+    meta = "".join(
+        f'<p data-pagefind-meta="{key}">{html.escape(value)}</p>\n'
+        for key, value in rec["meta"].items()
+    )
+    filters = "".join(
+        f'<p data-pagefind-filter="{key}">{html.escape(value)}</p>\n'
+        for key, values in rec["filters"].items()
+        for value in values
+    )
+    return (
+        f'<!doctype html>\n<html lang="{rec["language"]}">\n<head><meta charset="utf-8">'
+        f"<title>{html.escape(rec['meta']['title'])}</title></head>\n<body>\n{meta}{filters}"
+        f"<main data-pagefind-body>{html.escape(rec['content'])}</main>\n</body>\n</html>\n"
+    )
+
+
+def run_pagefind(records: list[dict[str, Any]], work: Path) -> Path:
+    """Index the records with the Pagefind binary; returns the bundle folder.
+
+    The binary reads a folder of stand-in pages (one per record, at the record's URL), which is
+    far faster than Pagefind's Python service API (that one answers one record per 0.1 s).
+    """
+    from pagefind.service import get_executable
+
+    exe = get_executable()
+    if exe is None:
+        raise SahifaError("Pagefind's binary is missing: pip install 'pagefind[bin]'")
+    pages, out = work / "pages", work / BUNDLE
+    for rec in records:
+        rel = unquote(rec["url"]).strip("/")
+        target = check_inside(pages, f"{rel}/index.html" if rel else "index.html")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(record_html(rec), encoding="utf-8")
+    pages.mkdir(parents=True, exist_ok=True)
+    cmd = [str(exe), "--site", str(pages), "--output-path", str(out), "--silent"]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SahifaError(f"Pagefind failed: {(result.stderr or result.stdout).strip()}")
+    return out
+
+
+def index_files(site: Site, config: Config) -> list[tuple[str, bytes]]:
+    """The Pagefind bundle for the site as ('pagefind/...', bytes), sorted by path."""
+    records = [record(a, config) for a in site.articles]
+    with tempfile.TemporaryDirectory(prefix="sahifa-pagefind-") as tmp:
+        out = run_pagefind(records, Path(tmp))
+        files = {
+            p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
+        }
+    files = canonical_filters(files)
+    return [(f"{BUNDLE}/{name}", files[name]) for name in sorted(files)]
+
+
+# Deterministic bytes -------------------------------------------------------------------------
+#
+# Pagefind writes the values of a filter in hash-map order, which changes from run to run, and
+# names the filter file and the language's meta file after hashes of their bytes. To make the
+# bundle byte-identical across builds, the values are put in sorted order (a reordering of
+# whole CBOR items: nothing is re-encoded) and the renamed hashes are replaced in the meta file
+# and in pagefind-entry.json. Pagefind reads these files only by the names it is given.
+
+_SIGNATURE = b"pagefind_dcd"
+
+
+def _cbor_head(buf: bytes, pos: int) -> tuple[int, int, int]:
+    """(major type, argument, position after the head) of the CBOR item at `pos`."""
+    major, info = buf[pos] >> 5, buf[pos] & 0x1F
+    if info < 24:
+        return major, info, pos + 1
+    size = {24: 1, 25: 2, 26: 4, 27: 8}[info]
+    return major, int.from_bytes(buf[pos + 1 : pos + 1 + size], "big"), pos + 1 + size
+
+
+def _cbor_end(buf: bytes, pos: int) -> int:
+    """Where the CBOR item at `pos` ends (unsigned ints, strings, arrays and maps only)."""
+    major, arg, pos = _cbor_head(buf, pos)
+    if major in (0, 1):
+        return pos
+    if major in (2, 3):
+        return pos + arg
+    if major in (4, 5):
+        for _ in range(arg * (2 if major == 5 else 1)):
+            pos = _cbor_end(buf, pos)
+        return pos
+    raise ValueError(f"unexpected CBOR major type {major}")
+
+
+def _sorted_filter(payload: bytes) -> bytes:
+    """A filter file is [name, [[value, [page, ...]], ...]]: sort the [value, pages] items."""
+    major, count, pos = _cbor_head(payload, 0)
+    if major != 4 or count != 2:
+        raise ValueError("not a Pagefind filter")
+    pos = _cbor_end(payload, pos)  # the filter's name
+    major, count, start = _cbor_head(payload, pos)
+    if major != 4:
+        raise ValueError("not a Pagefind filter")
+    items, at = [], start
+    for _ in range(count):
+        end = _cbor_end(payload, at)
+        items.append(payload[at:end])
+        at = end
+    if at != len(payload):
+        raise ValueError("trailing bytes in a Pagefind filter")
+    return payload[:start] + b"".join(sorted(items))
+
+
+def _pack(payload: bytes) -> bytes:
+    return gzip.compress(_SIGNATURE + payload, mtime=0)
+
+
+def _unpack(data: bytes) -> bytes:
+    raw = gzip.decompress(data)
+    if not raw.startswith(_SIGNATURE):
+        raise ValueError("not a Pagefind data file")
+    return raw[len(_SIGNATURE) :]
+
+
+def canonical_filters(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The bundle with filter values in a stable order and the hashes renamed to match."""
+    try:
+        return _canonical_filters(files)
+    except (ValueError, KeyError, OSError, EOFError) as exc:  # a newer Pagefind format
+        log.warning("search: could not make the Pagefind bundle deterministic (%s)", exc)
+        return files
+
+
+def _canonical_filters(files: dict[str, bytes]) -> dict[str, bytes]:
+    out = dict(files)
+    renamed: dict[str, str] = {}
+    for name in sorted(files):
+        if not (name.startswith("filter/") and name.endswith(".pf_filter")):
+            continue
+        old = name[len("filter/") : -len(".pf_filter")]
+        payload = _sorted_filter(_unpack(files[name]))
+        lang, digest = old.rsplit("_", 1)
+        new = f"{lang}_{hashlib.sha256(payload).hexdigest()[: len(digest)]}"
+        del out[name]
+        out[f"filter/{new}.pf_filter"] = _pack(payload)
+        renamed[old] = new
+    if not renamed:
+        return out
+    entry = json.loads(files["pagefind-entry.json"])
+    for info in entry["languages"].values():
+        old_meta = info["hash"]
+        name = f"pagefind.{old_meta}.pf_meta"
+        payload = _unpack(files[name])
+        for old, new in renamed.items():
+            payload = payload.replace(old.encode(), new.encode())  # same length: CBOR stays valid
+        prefix, digest = old_meta.rsplit("_", 1)
+        new_meta = f"{prefix}_{hashlib.sha256(payload).hexdigest()[: len(digest)]}"
+        del out[name]
+        out[f"pagefind.{new_meta}.pf_meta"] = _pack(payload)
+        info["hash"] = new_meta
+    out["pagefind-entry.json"] = json.dumps(
+        entry, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    return out
+
+
+def search_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
+    """The search script, and the Pagefind index unless indexing is switched off."""
+    yield "search/search.js", SEARCH_JS.encode("utf-8")
+    if not search_enabled():
+        return
+    if not available():
+        log.warning("search: Pagefind is not installed (pip install 'pagefind[bin]'); no index")
+        return
+    yield from index_files(site, config)
+
+
+# The search page's script: fold the query like arabic.normalize, search, list the results. ---
+
+SEARCH_JS = r"""// Sahifa search: Pagefind with Arabic folding (see sahifa/search.py).
+const form = document.querySelector("[data-search-form]");
+const input = form.querySelector("input[name=q]");
+const select = form.querySelector("select[name=section]");
+const status = document.querySelector("[data-search-status]");
+const list = document.querySelector("[data-search-results]");
+const bundle = form.dataset.bundle;
+
+// Same folding as sahifa.arabic.normalize: marks and tatweel out, alef/ya/ta marbuta unified.
+const MARKS = /[\u064B-\u065F\u0670\u0640\u06D6-\u06ED\u200B-\u200F\u202A-\u202E\u2066-\u2069\u061C\uFEFF]/g;
+const FOLD = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"};
+export function fold(text) {
+  return text.normalize("NFC").replace(MARKS, "")
+    .replace(/[أإآٱىةؤئ]/g, (c) => FOLD[c])
+    .replace(/[\u0660-\u0669]/g, (d) => String(d.charCodeAt(0) - 0x0660))
+    .replace(/[\u06F0-\u06F9]/g, (d) => String(d.charCodeAt(0) - 0x06F0))
+    .replace(/\s+/g, " ").trim().toLowerCase();
+}
+
+let pagefind = null;
+async function load() {
+  if (!pagefind) {
+    pagefind = await import(bundle + "pagefind.js");
+    await pagefind.options({ excerptLength: 20 });
+  }
+  return pagefind;
+}
+
+function item(data) {
+  const li = document.createElement("li");
+  li.className = "card";
+  const a = document.createElement("a");
+  a.href = data.url;
+  a.textContent = data.meta.title;
+  li.append(a);
+  const meta = document.createElement("p");
+  meta.className = "card-meta";
+  meta.textContent = [data.meta.section, data.meta.date].filter(Boolean).join(" · ");
+  li.append(meta);
+  if (data.meta.summary) {
+    const p = document.createElement("p");
+    p.className = "summary";
+    p.textContent = data.meta.summary;
+    li.append(p);
+  }
+  return li;
+}
+
+async function run() {
+  const query = fold(input.value);
+  const section = select ? select.value : "";
+  const url = new URL(location.href);
+  url.searchParams.set("q", input.value);
+  if (section) url.searchParams.set("section", section); else url.searchParams.delete("section");
+  history.replaceState(null, "", url);
+  list.replaceChildren();
+  if (!query) { status.textContent = ""; return; }
+  status.textContent = "جارٍ البحث…";
+  try {
+    const pf = await load();
+    const found = await pf.search(query, section ? { filters: { section } } : {});
+    const shown = await Promise.all(found.results.slice(0, 30).map((r) => r.data()));
+    list.replaceChildren(...shown.map(item));
+    status.textContent = found.results.length
+      ? `النتائج: ${found.results.length}` : "لا نتائج لهذا البحث.";
+  } catch (err) {
+    status.textContent = "تعذر تحميل فهرس البحث.";
+    console.error(err);
+  }
+}
+
+form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
+if (select) select.addEventListener("change", run);
+const params = new URLSearchParams(location.search);
+input.value = params.get("q") || "";
+if (select && params.get("section")) select.value = params.get("section");
+if (input.value) run();
+"""

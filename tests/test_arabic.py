@@ -1,0 +1,51 @@
+"""Arabic normalisation, tokens with exact offsets, and proclitic variants."""
+
+from __future__ import annotations
+
+from sahifa.arabic import clitic_variants, normalize, raw_prefix, tokens
+
+
+def test_normalize_folds_marks_alef_ya_ta_marbuta_and_digits():
+    assert normalize("إِسْرائيلُ") == "اسراييل"
+    assert normalize("آذار") == normalize("اذار")
+    assert normalize("مصطفى") == "مصطفي"
+    assert normalize("سورية") == normalize("سوريه")
+    assert normalize("٢٠٢٤ و۱۲") == "2024 و12"
+    assert normalize("دمـــشق\u200f") == "دمشق"
+    assert normalize("  SY24\n  News ") == "sy24 news"
+
+
+def test_tokens_keep_offsets_into_the_original_text():
+    text = "قال: سوريا، ولبنانَ بِدِيرِ الزور"
+    for start, end, folded in tokens(text):
+        assert normalize(text[start:end]) == folded
+    assert [t[2] for t in tokens(text)] == ["قال", "سوريا", "ولبنان", "بدير", "الزور"]
+
+
+def test_arabic_punctuation_never_sticks_to_a_word():
+    assert [t[2] for t in tokens("سوريا؛ لبنان؟ العراق،")] == ["سوريا", "لبنان", "العراق"]
+
+
+def test_raw_prefix_counts_harakat_with_the_clitic():
+    assert raw_prefix("بِدِير", 1) == 2  # the kasra stays with the ب
+    assert raw_prefix("بدير", 1) == 1
+    assert raw_prefix("وَلِلعراق", 2) == 4
+
+
+def test_clitic_variants_in_attachment_order():
+    assert clitic_variants("وبالعراق") == ["بالعراق", "العراق"]
+    assert clitic_variants("للعراق") == ["العراق", "لعراق"]
+    assert "لبنان" in clitic_variants("للبنان")
+    assert clitic_variants("وواشنطن") == ["واشنطن"]
+    assert clitic_variants("والتحالف") == ["التحالف"]
+
+
+def test_article_is_kept_unless_asked():
+    # "السورية" is "Syrian", not سورية: the article never comes off by default.
+    assert clitic_variants(normalize("السورية")) == []
+    assert "عراق" in clitic_variants("وبالعراق", strip_article=True)
+
+
+def test_short_words_keep_their_first_letter():
+    assert clitic_variants("فتح") == []
+    assert clitic_variants("بان") == []

@@ -1,0 +1,226 @@
+"""Atomic output: a killed or failed build never leaves site/ half-written or half-replaced.
+
+The build writes into a fresh `.sahifa-tmp-site-PID/` and swaps it in with one
+`renameat2(RENAME_EXCHANGE)`; the next build removes whatever a killed one left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sahifa.config import load_config
+from sahifa.errors import ContentError
+from sahifa.incremental import Builder
+from sahifa.writer import OLD_PREFIX, TMP_PREFIX
+
+from .conftest import ROOT
+
+WORDS = (
+    "دمشق حلب بيروت القاهرة بغداد وزارة الثقافة الاقتصاد المعرض الكتاب الطلاب المدارس السوق "
+    "النفط المياه الفرات الجامعة المستشفى الصحة الطقس الحرارة المطر المزارعين الحكومة"
+).split()
+SECTIONS = ("سياسة", "ثقافة", "اقتصاد", "رياضة", "صحة")
+
+
+def generate(content: Path, n: int, version: str = "") -> None:
+    """n articles; `version` changes the first few titles so that a rebuild has work to do."""
+    rnd = random.Random(n)
+    content.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        title = " ".join(rnd.choice(WORDS) for _ in range(5)) + f" {i}"
+        if i < 8 and version:
+            title += f" {version}"
+        para = " ".join(rnd.choice(WORDS) for _ in range(30)) + "."
+        (content / f"a{i:03d}.md").write_text(
+            f"---\ntitle: {title}\ndate: 2024-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00+03:00\n"
+            f"section: {SECTIONS[i % 5]}\n---\n{para}\n\n## قسم\n\n{para}\n",
+            encoding="utf-8",
+        )
+
+
+def digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def leftovers(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith((TMP_PREFIX, OLD_PREFIX)))
+
+
+def cli(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SAHIFA_SEARCH": "0", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "--content", "content", "--output", "site",
+         "-q", *args],
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,  # so the kill reaches the worker processes too
+    )  # fmt: skip
+
+
+def run_cli(cwd: Path, *args: str) -> None:
+    proc = cli(cwd, *args)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+
+
+def wait_for_rm(parent: Path, timeout: float = 10.0) -> None:
+    """The replaced site is deleted in the background; give that a moment."""
+    deadline = time.monotonic() + timeout
+    while leftovers(parent) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_sigkill_never_leaves_a_half_written_site(tmp_path: Path):
+    """SIGKILL the CLI build at random moments (mostly while it writes); site/ is always one
+    complete build, and the next build clears what the killed one left behind."""
+    n = 300
+    content = tmp_path / "content"
+    versions = ("", "ب")
+    expected: dict[str, str] = {}
+    for version in versions:  # reference sites: an unkilled build of each version
+        generate(content, n, version)
+        run_cli(tmp_path)
+        expected[version] = digest(tmp_path / "site")
+    assert len(set(expected.values())) == 2
+    rnd = random.Random(20250101)
+    kills = 0
+    for i in range(20):
+        version = versions[i % 2]
+        generate(content, n, version)
+        proc = cli(tmp_path, *(("--no-cache",) if i % 10 == 0 else ()))
+        # Most kills land in the write phase: wait until the temporary folder appears.
+        early = i % 4 == 3
+        deadline = time.monotonic() + 60
+        while not early and proc.poll() is None and time.monotonic() < deadline:
+            if any(p.name.startswith(TMP_PREFIX) for p in tmp_path.iterdir()):
+                break
+            time.sleep(0.002)
+        time.sleep(rnd.uniform(0, 0.6 if early else 0.25))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        assert digest(tmp_path / "site") in expected.values(), f"iteration {i}: torn site/"
+    assert kills >= 10, "the builds finished before they could be killed"
+    # The next build cleans up after the killed ones and produces the right site.
+    run_cli(tmp_path)
+    wait_for_rm(tmp_path)
+    assert digest(tmp_path / "site") == expected[versions[1]]
+    assert leftovers(tmp_path) == []
+
+
+def test_stale_temporary_folders_are_removed(tmp_path: Path):
+    content = tmp_path / "content"
+    generate(content, 3)
+    out = tmp_path / "site"
+    config = load_config(None, content_dir=content, output_dir=out)
+    Builder(config, cache_dir=tmp_path / ".cache").build()
+    wait_for_rm(tmp_path)
+    stale = tmp_path / f"{TMP_PREFIX}site-999999"
+    (stale / "half").mkdir(parents=True)
+    (stale / "half" / "index.html").write_text("<p>half", encoding="utf-8")
+    result = Builder(config, cache_dir=tmp_path / ".cache").build()
+    assert result.written == []  # nothing changed, nothing written: and still cleaned up
+    assert not stale.exists() and leftovers(tmp_path) == []
+    (stale / "half").mkdir(parents=True)
+    generate(content, 3, "جديد")
+    Builder(config).build()
+    wait_for_rm(tmp_path)
+    assert not stale.exists() and leftovers(tmp_path) == []
+
+
+def test_killed_between_the_renames_loses_nothing(tmp_path: Path):
+    """Without renameat2 the swap is two renames; a build killed between them leaves only
+    `.sahifa-old-site-PID`. A failing build keeps it; the next good build puts it back and
+    then replaces it."""
+    content = tmp_path / "content"
+    generate(content, 3)
+    out = tmp_path / "site"
+    config = load_config(None, content_dir=content, output_dir=out)
+    Builder(config).build()
+    before = digest(out)
+    parked = tmp_path / f"{OLD_PREFIX}site-4242"
+    out.rename(parked)
+    (content / "a000.md").write_text("---\ntitle: [\n---\n", encoding="utf-8")
+    with pytest.raises(ContentError):
+        Builder(config).build()
+    assert digest(parked) == before
+    generate(content, 3)
+    Builder(config).build()
+    wait_for_rm(tmp_path)
+    assert digest(out) == before and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("when", ["read", "render", "write"])
+def test_failure_at_any_stage_keeps_the_previous_site(tmp_path: Path, monkeypatch, when: str):
+    content = tmp_path / "content"
+    generate(content, 5)
+    out = tmp_path / "site"
+    config = load_config(None, content_dir=content, output_dir=out)
+    Builder(config).build()
+    before = digest(out)
+    generate(content, 5, "تعديل")
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    import sahifa.incremental as inc
+
+    target = {"read": "read_article", "render": "render_job", "write": "swap_into_place"}[when]
+    monkeypatch.setattr(inc, target, boom)
+    with pytest.raises(OSError):
+        Builder(config, jobs=1).build()
+    assert digest(out) == before
+    assert leftovers(tmp_path) == []
+
+
+def test_crash_after_the_swap_does_not_poison_the_cache(tmp_path: Path, monkeypatch):
+    """Killed after the new site is in place but before the cache is saved: the next build
+    must not trust the old cache's idea of which files in site/ are unchanged."""
+    content = tmp_path / "content"
+    out = tmp_path / "site"
+    cache = tmp_path / ".sahifa-cache"
+    config = load_config(None, content_dir=content, output_dir=out)
+    generate(content, 6)
+    Builder(config, cache_dir=cache).build()
+    site_a = digest(out)
+    generate(content, 6, "ب")
+
+    def killed(self):
+        raise KeyboardInterrupt  # stands in for SIGKILL right after the swap
+
+    monkeypatch.setattr(Builder, "_save_state", killed)
+    with pytest.raises(KeyboardInterrupt):
+        Builder(config, cache_dir=cache).build()
+    monkeypatch.undo()
+    generate(content, 6)  # back to version A
+    Builder(config, cache_dir=cache).build()
+    assert digest(out) == site_a
+
+
+def test_build_removes_nothing_outside_its_own_folders(tmp_path: Path):
+    """Files next to site/ (the user's own) survive builds and cleanup."""
+    content = tmp_path / "content"
+    generate(content, 2)
+    mine = tmp_path / "site-backup"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("x", encoding="utf-8")
+    (tmp_path / ".sahifa-tmp-other-1").mkdir()  # another site's build, not ours
+    config = load_config(None, content_dir=content, output_dir=tmp_path / "site")
+    Builder(config).build()
+    Builder(config).build()
+    assert (mine / "keep.txt").exists()
+    assert (tmp_path / ".sahifa-tmp-other-1").exists()
+    shutil.rmtree(tmp_path / ".sahifa-tmp-other-1")

@@ -1,0 +1,169 @@
+"""Entity matching, discovery, promotion and the `entities` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sahifa.cli import main
+from sahifa.entities import (
+    analyse,
+    extract,
+    find_mentions,
+    load_gazetteer,
+    promote_candidates,
+)
+from sahifa.readers import decode, read_article
+
+from .conftest import SEED, make_content
+
+SEED_EXPECTED = {
+    "دير الزور", "كونيكو", "التحالف الدولي", "إيران", "واشنطن", "إسرائيل",
+    "قوات سوريا الديمقراطية", "التنف", "نهر الفرات", "سوريا", "لبنان", "يوسف الشامي",
+    "SY24", "صدى الشرقية",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def gaz():
+    return load_gazetteer(None)
+
+
+def names(gaz, text: str) -> list[str]:
+    return [name for name, _ in find_mentions(gaz, text)]
+
+
+def test_seed_finds_exactly_the_expected_entities(gaz):
+    text = decode("seed", SEED.read_bytes())
+    found = {f.name: f for f in analyse(gaz, text)}
+    assert set(found) == SEED_EXPECTED
+    assert found["يوسف الشامي"].type == "person"
+    assert found["كونيكو"].type == "place"
+    assert found["SY24"].type == "organisation"
+    assert found["صدى الشرقية"].type == "organisation"
+    assert [m.text for m in found["قوات سوريا الديمقراطية"].mentions] == ["قسد"]
+    for f in found.values():
+        assert all(text[m.start : m.end] == m.text for m in f.mentions)
+
+
+def test_seed_via_the_cli_json(capsys):
+    assert main(["entities", "--json", str(SEED)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [item["file"] for item in out] == [str(SEED)]
+    assert {e["name"] for e in out[0]["entities"]} == SEED_EXPECTED
+    text = decode("seed", SEED.read_bytes())
+    for ent in out[0]["entities"]:
+        assert ent["type"] in ("place", "person", "organisation", "other")
+        for m in ent["mentions"]:
+            assert text[m["start"] : m["end"]] == m["text"]
+    deir = next(e for e in out[0]["entities"] if e["name"] == "دير الزور")
+    assert {m["text"] for m in deir["mentions"]} == {"دير الزور"}  # لدير الزور: clitic excluded
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "surface"),
+    [
+        ("قصف بدير الزور", "دير الزور", "دير الزور"),
+        ("رسالة لإيران", "إيران", "إيران"),
+        ("بين القوات وواشنطن", "واشنطن", "واشنطن"),
+        ("والتحالف الدولي يرد", "التحالف الدولي", "التحالف الدولي"),
+        ("وصل للعراق", "العراق", "لعراق"),  # ل + العراق: the article's ل stays
+        ("وبالعراق", "العراق", "العراق"),
+    ],
+)
+def test_proclitics_come_off_known_names(gaz, text, name, surface):
+    found = find_mentions(gaz, text)
+    assert [(n, m.text) for n, m in found] == [(name, surface)]
+
+
+@pytest.mark.parametrize("word", ["لبنان", "بغداد", "واشنطن", "فلسطين", "كندا", "ليبيا"])
+def test_whole_names_that_start_like_a_clitic_survive(gaz, word):
+    assert [(n, m.text) for n, m in find_mentions(gaz, f"زار {word} أمس")] == [(word, word)]
+
+
+def test_offsets_are_exact_with_harakat_and_tatweel(gaz):
+    text = "وَصَلَ الوفدُ إلى بِدِيرِ الزّورِ ثم وَوَاشِنْطُن ولبنـــان"
+    found = find_mentions(gaz, text)
+    assert [n for n, _ in found] == ["دير الزور", "واشنطن", "لبنان"]
+    assert [m.text for _, m in found] == ["دِيرِ الزّورِ", "وَاشِنْطُن", "لبنـــان"]
+    assert all(text[m.start : m.end] == m.text for _, m in found)
+
+
+def test_longest_match_wins(gaz):
+    assert names(gaz, "قوات سوريا الديمقراطية في دير الزور") == [
+        "قوات سوريا الديمقراطية",
+        "دير الزور",
+    ]
+
+
+def test_stop_words_and_adjectives_are_not_entities(gaz):
+    assert names(gaz, "في الريف الشرقي وقرية طابية جزيرة والدير") == []
+    assert names(gaz, "الحدود السورية-الأردنية-العراقية والميليشيات الإيرانية") == []
+    assert names(gaz, "بلغ الحد الأقصى في مسقط رأسه") == []
+
+
+def test_aliases_map_to_one_canonical(gaz):
+    assert names(gaz, "قسد وداعش والناتو") == [
+        "قوات سوريا الديمقراطية", "تنظيم الدولة الإسلامية", "حلف شمال الأطلسي",
+    ]  # fmt: skip
+
+
+def test_person_introduced_by_a_title_is_a_candidate(gaz):
+    text = "وقال وزير الخارجية الإيراني السابق خالد فاضل إن بلاده ترفض. وأضاف فاضل أن"
+    found = {f.name: f for f in analyse(gaz, text)}
+    assert found["خالد فاضل"].type == "person" and not found["خالد فاضل"].known
+    assert [m.text for m in found["خالد فاضل"].mentions] == ["خالد فاضل", "فاضل"]
+
+
+def test_titles_do_not_swallow_verbs_or_adjectives(gaz):
+    for text in (
+        "قال الرئيس إن الوضع",
+        "مدرب إيطالي يقود فريقًا",
+        "عدّ مدرب الضيوف النقطة «مكسبًا معنويًا»",
+    ):
+        assert [f.name for f in analyse(gaz, text)] == [], text
+
+
+def test_latin_names_in_arabic_prose_but_not_english_sentences(gaz):
+    found = {
+        f.name: f.type for f in analyse(gaz, "قالت مجموعة International Crisis Group ووكالة AFP")
+    }
+    assert found == {"International Crisis Group": "other", "فرانس برس": "organisation"}
+    assert [f.name for f in analyse(gaz, "Please read the Short note.")] == []
+
+
+def _article(rel: str, text: str):
+    return read_article(rel, text.encode("utf-8"))
+
+
+def test_candidates_recurring_in_two_articles_become_entities(gaz):
+    one = _article("a.txt", "عنوان\n\nقصف قرب قرية “العزبة” في الريف.\n")
+    two = _article("b.txt", "عنوان آخر\n\nهدوء في قرية «العزبة» اليوم.\n")
+    lone = _article("c.txt", "عنوان ثالث\n\nوصل إلى بلدة «الصالحية» صباحا.\n")
+    promoted = promote_candidates(gaz, [one, two, lone])
+    assert "العزبة" in promoted.entities and promoted.entities["العزبة"].type == "place"
+    assert "الصالحية" not in promoted.entities
+    assert "العزبة" not in gaz.entities  # the input list is not changed
+    assert [r.name for r in extract(promoted, two)] == ["العزبة"]
+
+
+def test_site_entities_toml_adds_and_ignores(tmp_path: Path):
+    site = tmp_path / "entities.toml"
+    site.write_text('ignore = ["بوش"]\n[place]\n"الصالحية" = ["صالحية"]\n', encoding="utf-8")
+    gaz = load_gazetteer(site)
+    assert names(gaz, "وصل بوش إلى الصالحية") == ["الصالحية"]
+
+
+def test_site_listing_json(tmp_path: Path, capsys):
+    content = make_content(tmp_path, {
+        "a.txt": "قصف في دير الزور\n\nقال الناشط يوسف الشامي إن قرية “العزبة” تحت القصف.\n",
+        "b.txt": "هدوء في دير الزور\n\nقال الناشط يوسف الشامي إن الوضع هادئ.\n",
+    })  # fmt: skip
+    assert main(["entities", "--json", "--content", str(content)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ents = {e["name"]: e for e in out["entities"]}
+    assert ents["دير الزور"]["articles"] == 2 and ents["دير الزور"]["type"] == "place"
+    assert ents["يوسف الشامي"]["type"] == "person"  # promoted: seen in two articles
+    assert [c["name"] for c in out["candidates"]] == ["العزبة"]

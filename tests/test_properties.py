@@ -1,0 +1,92 @@
+"""Property-based tests: any bytes or text give an Article or a ContentError, never another
+exception; slugs are always safe file names. bench/fuzz_readers.py runs the long session."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sahifa.errors import ContentError
+from sahifa.model import Article
+from sahifa.readers import read_article
+from sahifa.urls import MAX_SLUG_BYTES, is_safe_segment, slugify
+
+SETTINGS = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+)
+
+PIECES = [
+    "---\n", "title: ", "date: ", "section: ", "slug: ", "entities: ", "draft: ", "tags: ",
+    "[", "]", "{", "}", ", ", "- ", "> ", "# ", "## ", "\n", "\n\n", "\r\n", "\r", ":", '"',
+    "<script>alert(1)</script>", "[x](javascript:alert(1))", "..", "/", "\\", "%2e%2e", "con",
+    "2024-10-04", "2024-13-45", "yesterday", "no", "&a ", "*a", "\ufeff", "\x00", "\u0640",
+    "عنوان", "مُحَمَّد", "دمشق", "فيسبوك", "مقالات ذات صلة", "خاص - SY24", "😀", "١٢٣",
+]  # fmt: skip
+shaped = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=40).map("".join)
+texts = st.one_of(st.text(max_size=300), shaped)
+
+
+@st.composite
+def raw_files(draw: st.DrawFn) -> bytes:
+    if draw(st.booleans()):
+        return draw(st.binary(max_size=400))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1256"]))
+    return draw(texts).encode(encoding, errors="replace")
+
+
+def check(name: str, raw: bytes) -> Article | None:
+    try:
+        art = read_article(name, raw)
+    except ContentError as exc:
+        assert exc.path == name and str(exc).startswith(name)
+        assert exc.line is None or exc.line >= 1
+        return None
+    assert isinstance(art, Article) and art.title
+    assert is_safe_segment(art.slug) and len(art.slug.encode()) <= MAX_SLUG_BYTES
+    assert slugify(art.section)
+    assert "<script" not in art.body_html.lower()
+    return art
+
+
+@SETTINGS
+@given(raw=raw_files(), suffix=st.sampled_from([".md", ".txt"]))
+def test_read_article_on_any_bytes(raw: bytes, suffix: str):
+    check("any" + suffix, raw)
+
+
+@SETTINGS
+@given(text=texts)
+def test_read_article_on_front_matter_shaped_text(text: str):
+    check("shaped.md", ("---\n" + text).encode())
+    check("shaped.txt", text.encode())
+
+
+@SETTINGS
+@given(title=st.text(min_size=1, max_size=200), body=st.text(max_size=200))
+def test_line_endings_and_normal_forms_do_not_change_the_article(title: str, body: str):
+    source = f"---\ntitle: {title!r}\n---\n{body}".replace("\\", "/")
+    base = check("a.md", source.encode())
+    for variant in (
+        source.replace("\n", "\r\n"),
+        unicodedata.normalize("NFD", source),
+        "\ufeff" + source,
+    ):
+        other = check("a.md", variant.encode())
+        assert (other is None) == (base is None)
+        if base is not None and other is not None:
+            assert (other.title, other.slug) == (base.title, base.slug)
+
+
+@SETTINGS
+@given(text=texts, ascii_only=st.booleans())
+def test_slugify_is_always_a_safe_segment(text: str, ascii_only: bool):
+    slug = slugify(text, ascii_only)
+    assert slug == "" or is_safe_segment(slug)
+    assert len(slug.encode()) <= MAX_SLUG_BYTES
+    assert not slug.startswith(("-", ".")) and not slug.endswith(("-", "."))
+    assert slugify(slug, ascii_only) == slug
+    assert slugify(unicodedata.normalize("NFD", text), ascii_only) == slug
+    if ascii_only:
+        assert slug.isascii()

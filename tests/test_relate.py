@@ -1,0 +1,62 @@
+"""Related articles: shared entities, rarity, time, fallback, determinism."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sahifa.model import Article, EntityRef
+from sahifa.relate import relate
+
+T0 = datetime(2024, 10, 1, tzinfo=UTC)
+
+
+def art(name: str, days: int, *ents: str, section: str = "s", title: str = "") -> Article:
+    refs = tuple(EntityRef(e, "place", 1, e in title) for e in ents)
+    return Article(
+        name, title or name, name, section, "", name, date=T0 + timedelta(days=days), entities=refs
+    )
+
+
+def test_rare_shared_entity_beats_common_one():
+    arts = [art("a", 0, "كونيكو", "سوريا"), art("b", 1, "كونيكو"), art("c", 2, "سوريا")]
+    arts += [art(f"x{i}", 3 + i, "سوريا") for i in range(5)]
+    rel = relate(tuple(arts), 2)
+    assert rel["a"][0].article.source == "b"
+    assert rel["a"][0].shared == ("كونيكو",)
+
+
+def test_newer_follow_up_is_allowed_and_ties_go_to_newer():
+    arts = (art("old", 0, "e"), art("mid", 10, "e"), art("new", 20, "e"))
+    rel = relate(arts, 2)
+    assert [r.article.source for r in rel["mid"]] == ["new", "old"]
+
+
+def test_time_decay_prefers_closer_story():
+    arts = (art("a", 0, "e"), art("near", 3, "e"), art("far", 400, "e"))
+    assert relate(arts, 1)["a"][0].article.source == "near"
+
+
+def test_fallback_same_section_newest_first():
+    arts = (
+        art("a", 0),
+        art("b", 5, section="s"),
+        art("c", 9, section="s"),
+        art("d", 9, section="t"),
+    )
+    rel = relate(arts, 2)
+    assert [r.article.source for r in rel["a"]] == ["c", "b"]
+    assert rel["a"][0].shared == ()
+
+
+def test_result_does_not_depend_on_input_order():
+    arts = [art(f"a{i}", i % 3, "e", "f" if i % 2 else "g") for i in range(12)]
+    one = relate(tuple(arts), 3)
+    two = relate(tuple(reversed(arts)), 3)
+    assert {k: [r.article.source for r in v] for k, v in one.items()} == {
+        k: [r.article.source for r in v] for k, v in two.items()
+    }
+
+
+def test_count_is_respected():
+    arts = tuple(art(f"a{i}", i, "e") for i in range(10))
+    assert all(len(v) == 4 for v in relate(arts, 4).values())
