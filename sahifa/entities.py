@@ -53,6 +53,9 @@ class Matcher:
     index: dict[str, list[tuple[Seq, str]]] = field(default_factory=dict)
     singles: set[str] = field(default_factory=set)  # words that are a whole name by themselves
     _starts: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    # first token -> (lengths, longest first; {sequence: name}): a lookup per length instead of
+    # a scan of every name that starts with a common word (مدينة, قوات, ريف ...).
+    _by_len: dict[str, tuple[tuple[int, ...], dict[Seq, str]]] = field(default_factory=dict)
 
     def add(self, seq: Seq, name: str) -> None:
         entries = self.index.setdefault(seq[0], [])
@@ -62,11 +65,23 @@ class Matcher:
         if len(seq) == 1:
             self.singles.add(seq[0])
         self._starts.clear()
+        self._by_len.pop(seq[0], None)
 
     def remove(self, seq: Seq) -> None:
         entries = self.index.get(seq[0], [])
         entries[:] = [e for e in entries if e[0] != seq]
         self._starts.clear()
+        self._by_len.pop(seq[0], None)
+
+    def _lengths(self, first: str) -> tuple[tuple[int, ...], dict[Seq, str]]:
+        hit = self._by_len.get(first)
+        if hit is None:
+            names: dict[Seq, str] = {}
+            for seq, name in self.index[first]:  # longest first, then by name: first one wins
+                names.setdefault(seq, name)
+            lengths = tuple(sorted({len(seq) for seq in names}, reverse=True))
+            hit = self._by_len[first] = (lengths, names)
+        return hit
 
     def starts(self, word: str) -> tuple[tuple[str, int], ...]:
         """Indexed first tokens `word` can stand for, with the folded clitic length."""
@@ -84,9 +99,13 @@ class Matcher:
     def match_at(self, toks: list[tuple[int, int, str]], i: int) -> tuple[str, int, int] | None:
         """(name, token count, folded clitic length) of the longest name starting at token i."""
         for first, skip in self.starts(toks[i][2]):
-            for seq, name in self.index[first]:
-                n = len(seq)
-                if i + n <= len(toks) and all(toks[i + k][2] == seq[k] for k in range(1, n)):
+            lengths, names = self._lengths(first)
+            for n in lengths:
+                if i + n > len(toks):
+                    continue
+                seq = (first, *(toks[i + k][2] for k in range(1, n)))
+                name = names.get(seq)
+                if name is not None:
                     return name, n, skip
         return None
 

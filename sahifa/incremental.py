@@ -53,7 +53,7 @@ from .site import assign_paths, link_site, newest_first
 from .writer import OLD_PREFIX, TMP_PREFIX, check_inside, clean_stale, swap_into_place
 
 log = logging.getLogger("sahifa")
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def code_version() -> str:
@@ -98,6 +98,8 @@ class State:
     version: str = ""
     sources: dict[str, Source] = field(default_factory=dict)
     page_keys: dict[str, str] = field(default_factory=dict)  # output file -> context key
+    site_key: str = ""  # digest of all page keys when the site files below were made
+    site_files: list[str] = field(default_factory=list)  # feeds, sitemaps, search index
     file_hashes: dict[str, str] = field(default_factory=dict)  # output file -> sha1 of bytes
 
 
@@ -177,6 +179,7 @@ class Builder:
         self._jobs: list[PageJob] = []
         self._env: jinja2.Environment | None = None
         self._theme = ""
+        self._pending_site: tuple[str, list[str]] | None = None
         self.in_place = in_place
         self.cache_dir = cache_dir
         self.version = code_version()
@@ -366,7 +369,19 @@ class Builder:
             outputs[job.file] = data
         result.rendered = len(self._jobs)
         self._jobs = []
-        for name, data in [*site_files(site, config), *static_files(config)]:
+        # Feeds, sitemaps and the search index depend on every page's inputs: when none
+        # changed, the previous build's files are reused without being made again.
+        site_key = hashlib.sha1("".join([theme, *keys.values()]).encode()).hexdigest()
+        reuse = site_key == self.state.site_key and all(
+            name in self.state.file_hashes for name in self.state.site_files
+        )
+        if reuse:
+            outputs.update(dict.fromkeys(self.state.site_files))
+        else:
+            made = dict(site_files(site, config))
+            outputs.update(made)
+            self._pending_site = (site_key, sorted(made))
+        for name, data in static_files(config):
             outputs[name] = data
         return outputs, keys
 
@@ -391,6 +406,9 @@ class Builder:
             self._write_swap(outputs, hashes)
         self.state.file_hashes = hashes
         self.state.page_keys = keys
+        if self._pending_site is not None:
+            self.state.site_key, self.state.site_files = self._pending_site
+            self._pending_site = None
 
     def _output_complete(self, outputs: dict[str, bytes | None]) -> bool:
         root = self.config.output_dir

@@ -58,6 +58,8 @@ def _render(env: jinja2.Environment, name: str, **context: Any) -> bytes:
         raise TemplateError(f"template not found: {exc.name}") from None
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"{_template_line(exc, name)}: {exc.message}") from None
+    except Exception as exc:  # a runtime error inside a template: 1 // 0, str + int, ...
+        raise TemplateError(f"{_template_line(exc, name)}: {type(exc).__name__}: {exc}") from None
 
 
 def _template_line(exc: Exception, fallback: str) -> str:

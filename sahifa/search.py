@@ -41,8 +41,10 @@ LANGUAGE = "ar"  # one index for the whole site: the search page is Arabic
 ENV_SWITCH = "SAHIFA_SEARCH"
 
 
-def search_enabled() -> bool:
-    """Indexing is on unless SAHIFA_SEARCH is 0/false/no/off."""
+def search_enabled(config: Config | None = None) -> bool:
+    """Indexing is on unless `search = false` in site.toml or SAHIFA_SEARCH is 0/false/no/off."""
+    if config is not None and not config.search:
+        return False
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
@@ -235,7 +237,7 @@ def _canonical_filters(files: dict[str, bytes]) -> dict[str, bytes]:
 def search_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
     """The search script, and the Pagefind index unless indexing is switched off."""
     yield "search/search.js", SEARCH_JS.encode("utf-8")
-    if not search_enabled():
+    if not search_enabled(config):
         return
     if not available():
         log.warning("search: Pagefind is not installed (pip install 'pagefind[bin]'); no index")

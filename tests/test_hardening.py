@@ -456,11 +456,6 @@ def test_user_template_errors_name_file_and_line(
     assert fragment in out
 
 
-@pytest.mark.xfail(
-    reason="sahifa/render.py _render catches only jinja2's own errors; a runtime error inside a "
-    "template (1 // 0, str + int) loses its file and line (cli prints it without a traceback)",
-    strict=False,
-)
 @pytest.mark.parametrize(
     "line5",
     ["<p>{{ 1 // 0 }}</p>", "<p>{{ article.title + 5 }}</p>", "{% for x in 5 %}{% endfor %}"],

@@ -118,3 +118,20 @@ def test_template_change_rerenders(tmp_path: Path):
     assert result.rendered == first.rendered  # every page uses the footer
     assert "تذييل جديد" in (out / "index.html").read_text("utf-8")
     assert "تذييل جديد" in (out / "أخبار" / "سوق-في-حلب" / "index.html").read_text("utf-8")
+
+
+def test_feeds_and_sitemaps_reused_when_nothing_changed(tmp_path: Path, monkeypatch):
+    content, out = setup_site(tmp_path)
+    builder(content, out).build()
+    import sahifa.incremental as inc
+
+    def fail(*_a, **_k):
+        raise AssertionError("site files were made again although no page changed")
+
+    monkeypatch.setattr(inc, "site_files", fail)
+    result = builder(content, out).build()
+    assert result.written == [] and (out / "sitemap.xml").is_file()
+    (content / "c.md").write_text(article("طقس", 3, "مطر.", "طقس"), "utf-8")
+    monkeypatch.undo()
+    result = builder(content, out).build()
+    assert "atom.xml" in result.written  # the feed carries the new title
