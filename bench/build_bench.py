@@ -70,10 +70,10 @@ def generate(n: int, fmt: str, work: Path) -> Path:
 
 
 def sahifa_cases(content: Path, work: Path, label: str, extra: list[str]) -> list[tuple[str, dict]]:
+    """Cold build with search, cold build without (the anchors build no search index), then
+    the two rebuild cases on the no-search site."""
     out = work / f"site-{label}"
     cache = work / ".sahifa-cache"
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.rmtree(cache, ignore_errors=True)
     cmd = [
         sys.executable,
         str(ROOT / "build.py"),
@@ -84,15 +84,22 @@ def sahifa_cases(content: Path, work: Path, label: str, extra: list[str]) -> lis
         str(out),
         *extra,
     ]
-    rows = [(f"Sahifa cold, {label}", timed(cmd, cwd=work))]
-    rows.append((f"Sahifa no change, {label}", timed(cmd, cwd=work)))
-    victim = sorted(p for p in content.iterdir() if p.suffix in (".md", ".txt"))[
-        len(list(content.iterdir())) // 2
-    ]
+    rows = []
+    for name, args in (
+        (f"Sahifa cold, {label}", []),
+        (f"Sahifa cold, {label}, no search", ["--no-search"]),
+    ):
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        rows.append((name, timed([*cmd, *args], cwd=work)))
+    cmd.append("--no-search")
+    rows.append((f"Sahifa no change, {label}, no search", timed(cmd, cwd=work)))
+    files = sorted(p for p in content.iterdir() if p.suffix in (".md", ".txt"))
+    victim = files[len(files) // 2]
     original = victim.read_bytes()
     try:
         victim.write_bytes(original + "\nفقرة أضيفت للقياس.\n".encode())
-        rows.append((f"Sahifa one edit, {label}", timed(cmd, cwd=work)))
+        rows.append((f"Sahifa one edit, {label}, no search", timed(cmd, cwd=work)))
     finally:
         victim.write_bytes(original)
     return rows
