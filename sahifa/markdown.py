@@ -40,12 +40,20 @@ def _text(self, tokens, idx, options, env) -> str:  # noqa: ANN001
     return isolate(tokens[idx].content, arabic_line=tokens[idx].meta.get("arabic_line", False))
 
 
+def _image(self, tokens, idx, options, env) -> str:  # noqa: ANN001
+    # Images in the body are below the headline and lead: let the browser fetch them late.
+    tokens[idx].attrSet("loading", "lazy")
+    tokens[idx].attrSet("decoding", "async")
+    return self.image(tokens, idx, options, env)
+
+
 def make_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "typographer": False})
     md.enable("table")
     md.enable("strikethrough")
     md.validateLink = _validate_link
     md.add_render_rule("heading_close", _heading_close)
+    md.add_render_rule("image", _image)
     md.add_render_rule("text", _text)  # Latin runs in Arabic lines go out in <bdi> (bidi.py)
     # Deep nesting (10,000 '>' levels) must not blow Python's stack.
     md.options["maxNesting"] = MAX_NESTING

@@ -11,7 +11,6 @@ import bisect
 import heapq
 import math
 from collections import defaultdict
-from datetime import datetime
 
 from .model import Article, EntityRef, Related
 
@@ -26,11 +25,18 @@ def _weight(ref: EntityRef) -> float:
     )
 
 
-def _decay(a: datetime | None, b: datetime | None) -> float:
+_HALF_LIFE_SECONDS = HALF_LIFE_DAYS * 86400
+
+
+def _stamp(article: Article) -> float | None:
+    return article.date.timestamp() if article.date else None
+
+
+def _decay_seconds(a: float | None, b: float | None) -> float:
+    """1 for stories at the same moment, falling towards 0.5 with a half-life of 60 days."""
     if a is None or b is None:
         return 1.0
-    days = abs((a - b).total_seconds()) / 86400
-    return 0.5 + 0.5 * 0.5 ** (days / HALF_LIFE_DAYS)
+    return 0.5 + 0.5 * 0.5 ** (abs(a - b) / _HALF_LIFE_SECONDS)
 
 
 def _sort_key(article: Article) -> tuple[float, str]:
@@ -55,14 +61,18 @@ def relate(articles: tuple[Article, ...], count: int = 5) -> dict[str, tuple[Rel
     by_section: dict[str, list[Article]] = defaultdict(list)
     for i in order:
         by_section[articles[i].section].append(articles[i])
+    # Seconds since the epoch by time rank, computed once: the decay is evaluated for every
+    # scored pair, and datetime arithmetic there cost more than the scoring itself.
+    stamps = [_stamp(articles[i]) for i in order]
     result: dict[str, tuple[Related, ...]] = {}
     for rank, i in enumerate(order):
         art = articles[i]
         scores, shared = _scores(art, rank, postings, weights, idf)
+        mine = stamps[rank]
         ranked = heapq.nsmallest(
             count,
             scores.items(),
-            key=lambda kv: (-kv[1] * _decay(art.date, articles[order[kv[0]]].date), kv[0]),
+            key=lambda kv: (-kv[1] * _decay_seconds(mine, stamps[kv[0]]), kv[0]),
         )
         links = [
             Related(articles[order[r]], tuple(name for _, name in sorted(shared[r])), round(s, 6))

@@ -16,6 +16,7 @@ The live-reload script is added to HTML responses here, never to the built files
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import html
 import inspect
@@ -105,9 +106,13 @@ class Builder(Protocol):
 
 
 def default_builder(config: Config) -> Builder:
-    """The incremental builder, state in memory, changed files replaced one by one in place."""
+    """The incremental builder, state in memory, changed files replaced one by one in place.
+
+    The preview builds no search index: Pagefind re-indexes the whole site on every change
+    (half a minute at 2,500 articles), which would stall every save. `python build.py` does."""
     from .incremental import Builder as IncrementalBuilder
 
+    config = dataclasses.replace(config, search=False)
     return IncrementalBuilder(config, in_place=True, jobs=os.cpu_count() or 1)
 
 

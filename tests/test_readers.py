@@ -111,3 +111,16 @@ def test_errors_name_file_and_line(raw, line, fragment):
     assert info.value.path == "bad.md"
     assert info.value.line == line
     assert fragment in str(info.value)
+
+
+def test_body_images_load_lazily():
+    art = read_article(
+        "img.md", "---\ntitle: صور\n---\nنص.\n\n![سوق حلب](/img/souk.jpg)\n".encode()
+    )
+    img = BeautifulSoup(art.body_html, "html.parser").find("img")
+    assert (img["src"], img["alt"], img["loading"], img["decoding"]) == (
+        "/img/souk.jpg",
+        "سوق حلب",
+        "lazy",
+        "async",
+    )
