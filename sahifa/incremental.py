@@ -53,7 +53,7 @@ from .site import assign_paths, link_site, newest_first
 from .writer import OLD_PREFIX, TMP_PREFIX, check_inside, clean_stale, swap_into_place
 
 log = logging.getLogger("sahifa")
-CACHE_FORMAT = 2
+CACHE_FORMAT = 4
 
 
 def code_version() -> str:
@@ -98,6 +98,8 @@ class State:
     version: str = ""
     sources: dict[str, Source] = field(default_factory=dict)
     page_keys: dict[str, str] = field(default_factory=dict)  # output file -> context key
+    inputs_key: str = ""  # digest of every input of the last complete build
+    output_id: tuple[int, int] | None = None  # (device, inode) of the output folder written
     site_key: str = ""  # digest of all page keys when the site files below were made
     site_files: list[str] = field(default_factory=list)  # feeds, sitemaps, search index
     file_hashes: dict[str, str] = field(default_factory=dict)  # output file -> sha1 of bytes
@@ -179,6 +181,7 @@ class Builder:
         self._jobs: list[PageJob] = []
         self._env: jinja2.Environment | None = None
         self._theme = ""
+        self._intact = False
         self._pending_site: tuple[str, list[str]] | None = None
         self.in_place = in_place
         self.cache_dir = cache_dir
@@ -205,8 +208,11 @@ class Builder:
         except Exception as exc:  # a cache is never trusted: anything odd means start afresh
             log.info("ignoring build cache %s (%s)", path, exc)
             return State(version=self.version)
-        if not self.config.output_dir.is_dir():
+        if _folder_id(self.config.output_dir) != state.output_id:
+            # The output folder is not the one this cache describes (deleted, or replaced by a
+            # build that did not use the cache): keep the per-article work, forget the pages.
             state.page_keys, state.file_hashes = {}, {}
+            state.site_key = state.inputs_key = ""
         return state
 
     def _forget_saved_state(self) -> None:
@@ -326,6 +332,13 @@ class Builder:
         t1 = time.perf_counter()
         config = self.config
         articles = publishable(articles, config, datetime.now(UTC))
+        # The whole site is a function of its inputs: when none changed and the output is
+        # still there, there is nothing to link, render or write.
+        inputs = self._inputs_key(articles)
+        self._intact = self._output_intact()
+        if inputs == self.state.inputs_key and not result.skipped and self._intact:
+            self._finish_unchanged(result, len(articles), t0, t1)
+            return result
         refused = result.skipped if keep_going else None
         ordered = tuple(newest_first(assign_paths(articles, config.ascii_slugs, refused)))
         assert self.gaz is not None
@@ -336,11 +349,41 @@ class Builder:
         self._write(outputs, keys, result)
         t4 = time.perf_counter()
         self.state.sources = self._pending_sources
+        self.state.inputs_key = "" if result.skipped else inputs
+        self.state.output_id = _folder_id(config.output_dir)
         self._save_state()
         result.articles = len(site.articles)
         result.files = len(outputs)
         result.seconds = {"read": t1 - t0, "link": t2 - t1, "render": t3 - t2, "write": t4 - t3}
         return result
+
+    def _inputs_key(self, articles: list[Article]) -> str:
+        """Digest of everything a build reads: code, templates, config, gazetteer, articles."""
+        config = self.config
+        theme = tree_digest(config.theme_dir, config.templates_dir)
+        parts = [self.version, theme, repr(config), self._gaz_key]
+        parts += [f"{a.source}:{a.digest}" for a in articles]
+        return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+    def _output_intact(self) -> bool:
+        root = self.config.output_dir
+        names = self.state.file_hashes
+        return bool(names) and root.is_dir() and all((root / name).is_file() for name in names)
+
+    def _finish_unchanged(self, result: BuildResult, articles: int, t0: float, t1: float) -> None:
+        if self._pending_sources != self.state.sources:  # only stats moved (a touch): remember
+            self.state.sources = self._pending_sources
+            self._save_state()
+        if not self.in_place:
+            clean_stale(self.config.output_dir)  # what a killed build may have left behind
+        result.articles = articles
+        result.files = len(self.state.file_hashes)
+        result.seconds = {
+            "read": t1 - t0,
+            "link": 0.0,
+            "render": 0.0,
+            "write": time.perf_counter() - t1,
+        }
 
     def _render(
         self, site: Site, result: BuildResult
@@ -359,7 +402,11 @@ class Builder:
             key = hashlib.sha1((theme + context_key(job, memo)).encode()).hexdigest()
             keys[job.file] = key
             outputs[job.file] = None
-            if self.state.page_keys.get(job.file) != key or job.file not in self.state.file_hashes:
+            if (
+                self.state.page_keys.get(job.file) != key
+                or job.file not in self.state.file_hashes
+                or not (self._intact or (config.output_dir / job.file).is_file())
+            ):
                 self._jobs.append(job)
         try:
             rendered = self._map(_render_one, list(range(len(self._jobs))))
@@ -372,8 +419,10 @@ class Builder:
         # Feeds, sitemaps and the search index depend on every page's inputs: when none
         # changed, the previous build's files are reused without being made again.
         site_key = hashlib.sha1("".join([theme, *keys.values()]).encode()).hexdigest()
-        reuse = site_key == self.state.site_key and all(
-            name in self.state.file_hashes for name in self.state.site_files
+        reuse = (
+            site_key == self.state.site_key
+            and self._intact
+            and all(name in self.state.file_hashes for name in self.state.site_files)
         )
         if reuse:
             outputs.update(dict.fromkeys(self.state.site_files))
@@ -457,6 +506,15 @@ class Builder:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+def _folder_id(folder: Path) -> tuple[int, int] | None:
+    """Identifies one output folder: each complete build swaps in a new one."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _prune_empty(folder: Path, root: Path) -> None:

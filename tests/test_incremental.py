@@ -135,3 +135,23 @@ def test_feeds_and_sitemaps_reused_when_nothing_changed(tmp_path: Path, monkeypa
     monkeypatch.undo()
     result = builder(content, out).build()
     assert "atom.xml" in result.written  # the feed carries the new title
+
+
+def test_unchanged_inputs_skip_linking_and_rendering(tmp_path: Path, monkeypatch):
+    content, out = setup_site(tmp_path)
+    builder(content, out).build()
+    import sahifa.incremental as inc
+
+    def fail(*_a, **_k):
+        raise AssertionError("the site was linked again although no input changed")
+
+    monkeypatch.setattr(inc, "link_site", fail)
+    (content / "a.md").touch()  # a new mtime, the same bytes
+    result = builder(content, out).build()
+    assert (result.reread, result.written, result.articles) == (0, [], 3)
+    assert builder(content, out).build().reread == 0
+    (out / "index.html").unlink()  # the output is no longer complete: build for real
+    monkeypatch.undo()
+    result = builder(content, out).build()
+    assert result.rendered >= 1 and (out / "index.html").is_file()
+    assert home_titles(out)[0] == "طقس بيروت"

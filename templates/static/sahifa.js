@@ -99,8 +99,9 @@
     sw.register(root.dataset.sw, { scope: scope }).then(function () {
       return sw.ready;
     }).then(function (reg) {
-      // A page opened before the worker took control is not cached yet: ask for it.
-      if (reg.active && !sw.controller) reg.active.postMessage({ keep: location.href.split("#")[0] });
+      // This page was fetched before the worker controlled it, so it is not cached yet: ask
+      // for it. Always ask: clients.claim() may already have made the worker our controller.
+      if (reg.active) reg.active.postMessage({ keep: location.href.split("#")[0] });
     }).catch(function () {});
   });
 })();
