@@ -37,8 +37,9 @@ from .entities import (
     promote_discovered,
 )
 from .errors import ContentError, SahifaError
+from .images import image_size, place_images
 from .model import Article, EntityRef, Site
-from .pipeline import discover, load_manifest, publishable
+from .pipeline import discover, discover_images, load_manifest, publishable
 from .readers import read_article, source_digest
 from .render import (
     PageJob,
@@ -53,7 +54,7 @@ from .site import assign_paths, link_site, newest_first
 from .writer import OLD_PREFIX, TMP_PREFIX, check_inside, clean_stale, swap_into_place
 
 log = logging.getLogger("sahifa")
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 
 
 def code_version() -> str:
@@ -182,6 +183,8 @@ class Builder:
         self._env: jinja2.Environment | None = None
         self._theme = ""
         self._intact = False
+        self._images: dict[str, bytes] = {}
+        self._images_key = ""
         self._pending_site: tuple[str, list[str]] | None = None
         self.in_place = in_place
         self.cache_dir = cache_dir
@@ -332,6 +335,7 @@ class Builder:
         t1 = time.perf_counter()
         config = self.config
         articles = publishable(articles, config, datetime.now(UTC))
+        articles = self._place_images(articles)
         # The whole site is a function of its inputs: when none changed and the output is
         # still there, there is nothing to link, render or write.
         inputs = self._inputs_key(articles)
@@ -357,11 +361,31 @@ class Builder:
         result.seconds = {"read": t1 - t0, "link": t2 - t1, "render": t3 - t2, "write": t4 - t3}
         return result
 
+    def _place_images(self, articles: list[Article]) -> list[Article]:
+        """Read content/'s images (published as they are) and size the <img> that show them."""
+        self._images = {
+            rel: path.read_bytes() for rel, path in discover_images(self.config.content_dir)
+        }
+        sizes = {
+            f"/{rel}": size for rel, data in self._images.items() if (size := image_size(data))
+        }
+        listing = "".join(
+            f"{rel}:{hashlib.sha1(data).hexdigest()}" for rel, data in sorted(self._images.items())
+        )
+        self._images_key = hashlib.sha1(listing.encode()).hexdigest()
+        base = self.config.base_path
+        return [
+            replace(a, body_html=placed)
+            if (placed := place_images(a.body_html, sizes, base)) != a.body_html
+            else a
+            for a in articles
+        ]
+
     def _inputs_key(self, articles: list[Article]) -> str:
         """Digest of everything a build reads: code, templates, config, gazetteer, articles."""
         config = self.config
         theme = tree_digest(config.theme_dir, config.templates_dir)
-        parts = [self.version, theme, repr(config), self._gaz_key]
+        parts = [self.version, theme, repr(config), self._gaz_key, self._images_key]
         parts += [f"{a.source}:{a.digest}" for a in articles]
         return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -390,7 +414,9 @@ class Builder:
     ) -> tuple[dict[str, bytes | None], dict[str, str]]:
         """Output file -> bytes, or None when the page is unchanged and need not be rendered."""
         config = self.config
-        theme = tree_digest(config.theme_dir, config.templates_dir) + repr(config)
+        theme = (
+            tree_digest(config.theme_dir, config.templates_dir) + repr(config) + self._images_key
+        )
         if self._env is None or theme != self._theme:
             # Keep compiled templates between builds (serve) until a template changes.
             self._env, self._theme = make_env(config), theme
@@ -430,7 +456,7 @@ class Builder:
             made = dict(site_files(site, config))
             outputs.update(made)
             self._pending_site = (site_key, sorted(made))
-        for name, data in static_files(config):
+        for name, data in [*self._images.items(), *static_files(config)]:
             outputs[name] = data
         return outputs, keys
 

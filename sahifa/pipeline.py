@@ -12,6 +12,7 @@ from pathlib import Path
 from .config import Config
 from .entities import load_gazetteer
 from .errors import ConfigError, ContentError
+from .images import IMAGE_SUFFIXES
 from .model import Article, Site
 from .readers import read_article
 from .site import assign_paths, build_site
@@ -57,6 +58,21 @@ def discover(content: Path, skipped: list[str] | None = None) -> list[tuple[str,
             skipped.append(str(exc))
             continue
         found.append((rel.as_posix(), path))
+    return sorted(found)
+
+
+def discover_images(content: Path) -> list[tuple[str, Path]]:
+    """Images in content/ (any depth, hidden and `_` names skipped), published at the same
+    path: `content/images/souk.jpg` is `/images/souk.jpg`. Links out of content/ are skipped."""
+    root = content.resolve()
+    found = []
+    for path in content.rglob("*"):
+        rel = path.relative_to(content)
+        if any(part.startswith((".", "_")) for part in rel.parts):
+            continue
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            if path.resolve().is_relative_to(root):
+                found.append((rel.as_posix(), path))
     return sorted(found)
 
 
