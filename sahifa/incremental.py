@@ -343,10 +343,7 @@ class Builder:
         if inputs == self.state.inputs_key and not result.skipped and self._intact:
             self._finish_unchanged(result, len(articles), t0, t1)
             return result
-        refused = result.skipped if keep_going else None
-        ordered = tuple(newest_first(assign_paths(articles, config.ascii_slugs, refused)))
-        assert self.gaz is not None
-        site = link_site(ordered, self.gaz, config.related_count, config.ascii_slugs)
+        site = self._link(articles, result.skipped if keep_going else None)
         t2 = time.perf_counter()
         outputs, keys = self._render(site, result)
         t3 = time.perf_counter()
@@ -360,6 +357,18 @@ class Builder:
         result.files = len(outputs)
         result.seconds = {"read": t1 - t0, "link": t2 - t1, "render": t3 - t2, "write": t4 - t3}
         return result
+
+    def site(self) -> Site:
+        """Read and link the site without rendering or writing it (for tools and tests)."""
+        articles = publishable(self._read(False, BuildResult()), self.config, datetime.now(UTC))
+        return self._link(self._place_images(articles), None)
+
+    def _link(self, articles: list[Article], refused: list[str] | None) -> Site:
+        """The site-wide step, from scratch every build: URLs, sections, entities, related."""
+        config = self.config
+        ordered = tuple(newest_first(assign_paths(articles, config.ascii_slugs, refused)))
+        assert self.gaz is not None
+        return link_site(ordered, self.gaz, config.related_count, config.ascii_slugs)
 
     def _place_images(self, articles: list[Article]) -> list[Article]:
         """Read content/'s images (published as they are) and size the <img> that show them."""

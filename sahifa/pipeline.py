@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import csv
 import logging
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from .config import Config
-from .entities import load_gazetteer
 from .errors import ConfigError, ContentError
 from .images import IMAGE_SUFFIXES
 from .model import Article, Site
 from .readers import read_article
-from .site import assign_paths, build_site
 
 log = logging.getLogger("sahifa")
 CONTENT_SUFFIXES = (".md", ".txt")
@@ -143,22 +140,11 @@ def publishable(articles: list[Article], config: Config, now: datetime) -> list[
     return out
 
 
-def make_site(config: Config, keep_going: bool = False, report: BuildReport | None = None) -> Site:
-    report = report or BuildReport()
-    t0 = time.perf_counter()
-    refused: list[str] = []
-    files = discover(config.content_dir, refused if keep_going else None)
-    articles, report.skipped = read_all(config, files, keep_going)
-    report.skipped[:0] = refused
-    articles = publishable(articles, config, datetime.now(UTC))
-    articles = assign_paths(articles, config.ascii_slugs, report.skipped if keep_going else None)
-    t1 = time.perf_counter()
-    gaz = load_gazetteer(config.content_dir / "entities.toml")
-    site = build_site(articles, gaz, config.related_count, config.ascii_slugs)
-    t2 = time.perf_counter()
-    report.seconds.update(read=t1 - t0, link=t2 - t1)
-    report.articles = len(site.articles)
-    return site
+def make_site(config: Config) -> Site:
+    """The linked Site for `config`, without rendering it (the build's own read and link)."""
+    from .incremental import Builder
+
+    return Builder(config).site()
 
 
 def build(config: Config, keep_going: bool = False, cache_dir: Path | None = None) -> BuildReport:

@@ -6,7 +6,7 @@ import logging
 from collections import Counter, defaultdict
 from dataclasses import replace
 
-from .entities import Gazetteer, extract, promote_candidates
+from .entities import Gazetteer
 from .errors import ContentError
 from .model import Article, Entity, Site
 from .pages import article_path, section_slug
@@ -53,14 +53,6 @@ def assign_paths(
         taken[path] = art.source
         out.append(replace(art, path=path))
     return out
-
-
-def build_site(
-    articles: list[Article], gaz: Gazetteer, related_count: int, ascii_only: bool
-) -> Site:
-    gaz = promote_candidates(gaz, articles)  # names discovered in >= 2 articles become entities
-    ordered = tuple(newest_first([replace(a, entities=extract(gaz, a)) for a in articles]))
-    return link_site(ordered, gaz, related_count, ascii_only)
 
 
 def link_site(
