@@ -432,6 +432,16 @@ LINE5
 """
 
 
+def build_with_article_template(tmp_path: Path, capsys, caplog, line5: str) -> tuple[int, str]:
+    """Build one article with a site template whose line 5 is `line5`; (exit code, output)."""
+    make_content(tmp_path, {"a.md": fm()})
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "article.html").write_text(ARTICLE_TEMPLATE.replace("LINE5", line5), "utf-8")
+    (tmp_path / "site.toml").write_text('title = "موقع"\n', encoding="utf-8")
+    return run_cli(tmp_path, capsys, caplog, "--no-cache")
+
+
 @pytest.mark.parametrize(
     ("line5", "fragment"),
     [
@@ -445,12 +455,7 @@ LINE5
 def test_user_template_errors_name_file_and_line(
     tmp_path: Path, capsys, caplog, line5: str, fragment: str
 ):
-    make_content(tmp_path, {"a.md": fm()})
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    (templates / "article.html").write_text(ARTICLE_TEMPLATE.replace("LINE5", line5), "utf-8")
-    (tmp_path / "site.toml").write_text('title = "موقع"\n', encoding="utf-8")
-    code, out = run_cli(tmp_path, capsys, caplog, "--no-cache")
+    code, out = build_with_article_template(tmp_path, capsys, caplog, line5)
     assert code == 1 and "Traceback" not in out
     assert "article.html:5" in out or "article.html:6" in out, out  # endif: the end of file
     assert fragment in out
@@ -463,11 +468,6 @@ def test_user_template_errors_name_file_and_line(
 def test_user_template_runtime_errors_name_file_and_line(
     tmp_path: Path, capsys, caplog, line5: str
 ):
-    make_content(tmp_path, {"a.md": fm()})
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    (templates / "article.html").write_text(ARTICLE_TEMPLATE.replace("LINE5", line5), "utf-8")
-    (tmp_path / "site.toml").write_text('title = "موقع"\n', encoding="utf-8")
-    code, out = run_cli(tmp_path, capsys, caplog, "--no-cache")
+    code, out = build_with_article_template(tmp_path, capsys, caplog, line5)
     assert code == 1 and "Traceback" not in out
     assert "article.html:5" in out, out
