@@ -17,9 +17,8 @@ import logging
 import multiprocessing as mp
 import os
 import pickle
-import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,20 +40,21 @@ from .images import image_size, place_images
 from .model import Article, EntityRef, Site
 from .pipeline import discover, discover_images, load_manifest, publishable
 from .readers import read_article, source_digest
+from .relate import RelateMemo, relate_cached
 from .render import (
     PageJob,
     context_key,
     make_env,
     page_jobs,
     render_job,
-    site_files,
+    site_groups,
     static_files,
 )
 from .site import assign_paths, link_site, newest_first
-from .writer import OLD_PREFIX, TMP_PREFIX, check_inside, clean_stale, swap_into_place
+from .writer import OLD_PREFIX, Patch, Swap, clean_stale
 
 log = logging.getLogger("sahifa")
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 
 
 def code_version() -> str:
@@ -101,8 +101,9 @@ class State:
     page_keys: dict[str, str] = field(default_factory=dict)  # output file -> context key
     inputs_key: str = ""  # digest of every input of the last complete build
     output_id: tuple[int, int] | None = None  # (device, inode) of the output folder written
-    site_key: str = ""  # digest of all page keys when the site files below were made
-    site_files: list[str] = field(default_factory=list)  # feeds, sitemaps, search index
+    relate_memo: RelateMemo = field(default_factory=dict)  # scored links by article
+    # Feeds, sitemaps, search index: group name -> (key, the files it made)
+    groups: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)  # output file -> sha1 of bytes
 
 
@@ -133,6 +134,7 @@ class BuildResult:
         )
 
 
+PATCH_MAX = 500  # up to this many changed files (or 5 %) are patched in place, not swapped
 PARALLEL_MIN = 64  # below this many items, starting processes costs more than it saves
 _WORKER_BUILDER: Builder | None = None  # the running build, set just before work is mapped
 
@@ -185,7 +187,8 @@ class Builder:
         self._intact = False
         self._images: dict[str, bytes] = {}
         self._images_key = ""
-        self._pending_site: tuple[str, list[str]] | None = None
+        self._pending_groups: dict[str, tuple[str, list[str]]] | None = None
+        self._pending_memo: RelateMemo = {}
         self.in_place = in_place
         self.cache_dir = cache_dir
         self.version = code_version()
@@ -214,8 +217,8 @@ class Builder:
         if _folder_id(self.config.output_dir) != state.output_id:
             # The output folder is not the one this cache describes (deleted, or replaced by a
             # build that did not use the cache): keep the per-article work, forget the pages.
-            state.page_keys, state.file_hashes = {}, {}
-            state.site_key = state.inputs_key = ""
+            state.page_keys, state.file_hashes, state.groups = {}, {}, {}
+            state.inputs_key = ""
         return state
 
     def _forget_saved_state(self) -> None:
@@ -309,8 +312,12 @@ class Builder:
         return [replace(src.article, entities=src.refs) for src in present]
 
     def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        """fn over items in order; across `jobs` forked processes when there is enough work.
-        Workers inherit the build's state by fork, so only items and results are pickled."""
+        """fn over items in order; across `jobs` forked processes when there is enough work."""
+        return list(self._imap(fn, items))
+
+    def _imap(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
+        """fn over items, results yielded in order as they come. Workers inherit the build's
+        state by fork, so only items and results are pickled."""
         global _WORKER_BUILDER
         _WORKER_BUILDER = self
         try:
@@ -319,11 +326,12 @@ class Builder:
                 or len(items) < PARALLEL_MIN
                 or "fork" not in mp.get_all_start_methods()
             ):
-                return [fn(item) for item in items]
+                yield from map(fn, items)
+                return
             ctx = mp.get_context("fork")
-            chunk = max(1, len(items) // (self.jobs * 8))
+            chunk = max(1, min(64, len(items) // (self.jobs * 8)))
             with ctx.Pool(self.jobs) as pool:
-                return pool.map(fn, items, chunksize=chunk)
+                yield from pool.imap(fn, items, chunksize=chunk)
         finally:
             _WORKER_BUILDER = None
 
@@ -345,17 +353,29 @@ class Builder:
             return result
         site = self._link(articles, result.skipped if keep_going else None)
         t2 = time.perf_counter()
-        outputs, keys = self._render(site, result)
+        todo, keys, groups = self._plan(site)
         t3 = time.perf_counter()
-        self._write(outputs, keys, result)
+        expected = len(todo) + sum(1 for _, _, kept in groups if kept is None)
+        hashes = self._write(self._outputs(todo, keys, groups), expected, result)
         t4 = time.perf_counter()
+        result.rendered = len(todo)
+        self.state.file_hashes = hashes
+        self.state.page_keys = keys
+        if self._pending_groups is not None:
+            self.state.groups, self._pending_groups = self._pending_groups, None
         self.state.sources = self._pending_sources
+        self.state.relate_memo = self._pending_memo
         self.state.inputs_key = "" if result.skipped else inputs
         self.state.output_id = _folder_id(config.output_dir)
         self._save_state()
         result.articles = len(site.articles)
-        result.files = len(outputs)
-        result.seconds = {"read": t1 - t0, "link": t2 - t1, "render": t3 - t2, "write": t4 - t3}
+        result.files = len(hashes)
+        result.seconds = {
+            "read": t1 - t0,
+            "link": t2 - t1,
+            "plan": t3 - t2,
+            "render+write": t4 - t3,
+        }
         return result
 
     def site(self) -> Site:
@@ -368,7 +388,12 @@ class Builder:
         config = self.config
         ordered = tuple(newest_first(assign_paths(articles, config.ascii_slugs, refused)))
         assert self.gaz is not None
-        return link_site(ordered, self.gaz, config.related_count, config.ascii_slugs)
+        related, self._pending_memo = relate_cached(
+            ordered, config.related_count, self.state.relate_memo
+        )
+        return link_site(
+            ordered, self.gaz, config.related_count, config.ascii_slugs, related=related
+        )
 
     def _place_images(self, articles: list[Article]) -> list[Article]:
         """Read content/'s images (published as they are) and size the <img> that show them."""
@@ -418,10 +443,9 @@ class Builder:
             "write": time.perf_counter() - t1,
         }
 
-    def _render(
-        self, site: Site, result: BuildResult
-    ) -> tuple[dict[str, bytes | None], dict[str, str]]:
-        """Output file -> bytes, or None when the page is unchanged and need not be rendered."""
+    def _plan(self, site: Site) -> tuple[list[PageJob], dict[str, str], list[Any]]:
+        """Which pages must be rendered (their key changed or their file is gone), every
+        page's key, and the site-file groups (each marked unchanged or to be made)."""
         config = self.config
         theme = (
             tree_digest(config.theme_dir, config.templates_dir) + repr(config) + self._images_key
@@ -429,118 +453,98 @@ class Builder:
         if self._env is None or theme != self._theme:
             # Keep compiled templates between builds (serve) until a template changes.
             self._env, self._theme = make_env(config), theme
-        outputs: dict[str, bytes | None] = {}
         keys: dict[str, str] = {}
+        todo: list[PageJob] = []
         memo: dict[int, tuple[Any, str]] = {}
-        self._jobs = []
         for job in page_jobs(site, config):
             key = hashlib.sha1((theme + context_key(job, memo)).encode()).hexdigest()
             keys[job.file] = key
-            outputs[job.file] = None
-            if (
-                self.state.page_keys.get(job.file) != key
-                or job.file not in self.state.file_hashes
-                or not (self._intact or (config.output_dir / job.file).is_file())
-            ):
-                self._jobs.append(job)
+            if self.state.page_keys.get(job.file) != key or not self._kept(job.file):
+                todo.append(job)
+        groups: list[Any] = []
+        for group in site_groups(site, config):
+            key = hashlib.sha1((theme + group.key).encode()).hexdigest()
+            before = self.state.groups.get(group.name)
+            same = before is not None and before[0] == key
+            kept = same and all(self._kept(name) for name in before[1])  # type: ignore[index]
+            groups.append((group, key, before[1] if kept else None))  # type: ignore[index]
+        return todo, keys, groups
+
+    def _kept(self, name: str) -> bool:
+        """The previous build wrote `name` and it is still in the output folder."""
+        return name in self.state.file_hashes and (
+            self._intact or (self.config.output_dir / name).is_file()
+        )
+
+    def _outputs(
+        self, todo: list[PageJob], keys: dict[str, str], groups: list[Any]
+    ) -> Iterator[tuple[str, bytes | None]]:
+        """Every output file with its bytes, or None when it is unchanged and was neither
+        rendered nor made. Streamed, so a large site is never held in memory at once."""
+        rendering = {job.file for job in todo}
+        yield from ((name, None) for name in keys if name not in rendering)
+        self._jobs = todo
         try:
-            rendered = self._map(_render_one, list(range(len(self._jobs))))
+            rendered = self._imap(_render_one, list(range(len(todo))))
+            for job, data in zip(todo, rendered, strict=True):
+                yield job.file, data
         except jinja2.TemplateError as exc:
             raise SahifaError(f"template error: {exc}") from None
-        for job, data in zip(self._jobs, rendered, strict=True):
-            outputs[job.file] = data
-        result.rendered = len(self._jobs)
-        self._jobs = []
-        # Feeds, sitemaps and the search index depend on every page's inputs: when none
-        # changed, the previous build's files are reused without being made again.
-        site_key = hashlib.sha1("".join([theme, *keys.values()]).encode()).hexdigest()
-        reuse = (
-            site_key == self.state.site_key
-            and self._intact
-            and all(name in self.state.file_hashes for name in self.state.site_files)
-        )
-        if reuse:
-            outputs.update(dict.fromkeys(self.state.site_files))
-        else:
-            made = dict(site_files(site, config))
-            outputs.update(made)
-            self._pending_site = (site_key, sorted(made))
-        for name, data in [*self._images.items(), *static_files(config)]:
-            outputs[name] = data
-        return outputs, keys
+        finally:
+            self._jobs = []
+        made: dict[str, tuple[str, list[str]]] = {}
+        for group, key, kept in groups:
+            if kept is not None:
+                made[group.name] = (key, kept)
+                yield from ((name, None) for name in kept)
+                continue
+            files = group.make()
+            made[group.name] = (key, [name for name, _ in files])
+            yield from files
+        self._pending_groups = made
+        yield from self._images.items()
+        yield from static_files(self.config)
 
     def _write(
-        self, outputs: dict[str, bytes | None], keys: dict[str, str], result: BuildResult
-    ) -> None:
-        old_hashes = self.state.file_hashes
+        self, outputs: Iterator[tuple[str, bytes | None]], expected: int, result: BuildResult
+    ) -> dict[str, str]:
+        """Write what changed. Few changes (or `serve`): patched file by file; many: a new
+        folder swapped in whole. Returns output file -> sha1 of its bytes."""
+        root = self.config.output_dir
+        old = self.state.file_hashes
+        patch = self.in_place or (
+            self._intact and bool(old) and expected <= max(PATCH_MAX, len(old) // 20)
+        )
+        stage = Patch(root) if patch else Swap(root)
         hashes: dict[str, str] = {}
-        for name, data in outputs.items():
-            hashes[name] = old_hashes[name] if data is None else hashlib.sha1(data).hexdigest()
-            if data is not None and old_hashes.get(name) != hashes[name]:
-                result.written.append(name)
-        result.removed = sorted(set(old_hashes) - set(outputs))
-        if not result.written and not result.removed and self._output_complete(outputs):
-            # Nothing to write: the site on disk is already this build's site. Still clear
-            # what a killed build left behind.
-            if not self.in_place:
-                clean_stale(self.config.output_dir)
-        elif self.in_place:
-            self._write_in_place(outputs, result)
-        else:
-            self._write_swap(outputs, hashes)
-        self.state.file_hashes = hashes
-        self.state.page_keys = keys
-        if self._pending_site is not None:
-            self.state.site_key, self.state.site_files = self._pending_site
-            self._pending_site = None
-
-    def _output_complete(self, outputs: dict[str, bytes | None]) -> bool:
-        root = self.config.output_dir
-        return root.is_dir() and all((root / name).is_file() for name in outputs)
-
-    def _write_in_place(self, outputs: dict[str, bytes | None], result: BuildResult) -> None:
-        root = self.config.output_dir
-        root.mkdir(parents=True, exist_ok=True)
-        for name in result.written:
-            data = outputs[name]
-            assert data is not None
-            target = check_inside(root, name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.sahifa-tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-        for name in result.removed:
-            target = check_inside(root, name)
-            target.unlink(missing_ok=True)
-            _prune_empty(target.parent, root)
-
-    def _write_swap(self, outputs: dict[str, bytes | None], hashes: dict[str, str]) -> None:
-        output = self.config.output_dir
-        output.parent.mkdir(parents=True, exist_ok=True)
-        clean_stale(output)
-        tmp = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
         try:
-            for name, data in outputs.items():
-                target = check_inside(tmp, name)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                old = output / name
-                if (
-                    data is None or self.state.file_hashes.get(name) == hashes[name]
-                ) and old.is_file():
-                    os.link(old, target)  # unchanged: no rendering, no writing, same inode
-                elif data is None:
-                    raise SahifaError(f"cache says {name} is unchanged but it is missing")
+            for name, data in outputs:
+                if name in hashes:
+                    raise SahifaError(f"two pages want the same file {name!r}")
+                if data is None:
+                    hashes[name] = old[name]
+                    stage.keep(name)
+                    continue
+                hashes[name] = hashlib.sha1(data).hexdigest()
+                if old.get(name) == hashes[name] and self._kept(name):
+                    stage.keep(name)
                 else:
-                    target.write_bytes(data)
-            # Once site/ is swapped the saved cache describes the old site: drop it first, so a
-            # build killed before `_save_state` is followed by a full build, not a stale one.
-            self._forget_saved_state()
-            swap_into_place(tmp, output)
+                    stage.put(name, data)
+                    result.written.append(name)
+            result.removed = sorted(set(old) - set(hashes))
+            if not result.written and not result.removed:
+                stage.abort()  # the site on disk is already this build's site
+            else:
+                # From here the saved cache describes the old site: drop it first, so a build
+                # killed before `_save_state` is followed by a full build, not a stale one.
+                self._forget_saved_state()
+                stage.commit(result.removed)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            stage.abort()
             raise
+        if not self.in_place:
+            clean_stale(root)  # what a killed build may have left behind
+        return hashes
 
 
 def _folder_id(folder: Path) -> tuple[int, int] | None:
@@ -550,12 +554,6 @@ def _folder_id(folder: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_dev, st.st_ino)
-
-
-def _prune_empty(folder: Path, root: Path) -> None:
-    while folder != root and folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
-        folder = folder.parent
 
 
 __all__ = ["Builder", "BuildResult", "OLD_PREFIX"]

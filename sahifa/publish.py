@@ -17,13 +17,15 @@ and of the news sitemap (a feed entry must have a date) but are in `sitemap.xml`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from functools import partial
 
 from .config import Config
 from .model import Article, Site
@@ -349,14 +351,58 @@ def robots_txt(config: Config) -> bytes:
 _WRITERS = {"atom": atom_feed, "rss": rss_feed, "json": json_feed}
 
 
+@dataclass(frozen=True)
+class FileGroup:
+    """Files made together from part of the Site. `key` digests everything they are made
+    from (the Config aside: the builder keys that), so an incremental build keeps the
+    previous files of a group whose key did not change and calls `make` only for the rest."""
+
+    name: str
+    key: str
+    make: Callable[[], list[tuple[str, bytes]]]
+
+
+def article_stamp(article: Article) -> str:
+    """What identifies an article's content and place: its source digest and its URL."""
+    own = article.digest or hashlib.sha1(repr(article).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{own}|{article.path}"
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _feed_files(source: FeedSource, site: Site, config: Config) -> list[tuple[str, bytes]]:
+    return [
+        (feed_path(source.path, kind).lstrip("/"), write(source, site, config))
+        for kind, write in _WRITERS.items()
+    ]
+
+
+def publish_groups(site: Site, config: Config) -> Iterator[FileGroup]:
+    """Every feed (one group per page it mirrors), the sitemaps, the news sitemap, robots.txt."""
+    fallback = _iso(site_time(site))  # a feed without entries is dated by the whole site
+    for source in feed_sources(site, config):
+        entries = tuple(feed_entries(source.articles))
+        own = FeedSource(source.path, source.title, source.description, entries)
+        key = digest(source.path, source.title, source.description, fallback,
+                     *map(article_stamp, entries))  # fmt: skip
+        yield FileGroup(f"feed:{source.path}", key, partial(_feed_files, own, site, config))
+    urls = sitemap_urls(site, config)
+    yield FileGroup("sitemaps", digest(repr(urls)), lambda: list(sitemap_files(site, config)))
+    news = news_articles(site)
+    yield FileGroup(
+        "news-sitemap",
+        digest(*map(article_stamp, news)),
+        lambda: [("news-sitemap.xml", news_sitemap(site, config))],
+    )
+    yield FileGroup("robots", "", lambda: [("robots.txt", robots_txt(config))])
+
+
 def publish_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
     """Every feed, the sitemaps and robots.txt as (relative output file, bytes)."""
-    for source in feed_sources(site, config):
-        for kind, write in _WRITERS.items():
-            yield feed_path(source.path, kind).lstrip("/"), write(source, site, config)
-    yield from sitemap_files(site, config)
-    yield "news-sitemap.xml", news_sitemap(site, config)
-    yield "robots.txt", robots_txt(config)
+    for group in publish_groups(site, config):
+        yield from group.make()
 
 
 def feed_links(page_path: str, title: str, config: Config) -> list[dict[str, str]]:

@@ -3,20 +3,36 @@
 score(a, b) = sum over shared entities e of idf(e) * weight(e in a) * weight(e in b),
 times a decay on the time between the two stories. Ties go to the newer article, then the
 source path, so the result never depends on input order.
+
+Incremental: an article's scored links depend only on its own entities and date and on the
+posting lists of its entities. `relate_cached` keys each article by exactly that and reuses
+the links of articles whose key did not change, so an edit that leaves an article's entities
+alone re-scores nothing, and a new article re-scores only the articles sharing its entities.
+That is why idf depends on an entity's own article count and not on the size of the site.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import heapq
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 from .model import Article, EntityRef, Related
 
 MAX_SHARE = 0.2  # entities in more than this share of articles say little: skip them
 MIN_ARTICLES_FOR_CAP = 50  # small sites keep every entity
 HALF_LIFE_DAYS = 60.0
+NEIGHBOURS = 20  # per shared entity, only this many articles on each side in time are scored
+TOP_ENTITIES = 8  # an article is related through its most telling entities only
+
+_HALF_LIFE_SECONDS = HALF_LIFE_DAYS * 86400
+
+# source -> (key of its inputs, its scored links as (other source, score, shared entities))
+Scored = tuple[tuple[str, float, tuple[str, ...]], ...]
+RelateMemo = dict[str, tuple[str, Scored]]
 
 
 def _weight(ref: EntityRef) -> float:
@@ -25,7 +41,11 @@ def _weight(ref: EntityRef) -> float:
     )
 
 
-_HALF_LIFE_SECONDS = HALF_LIFE_DAYS * 86400
+def idf(articles_with_entity: int) -> float:
+    """Rarity: a name in 2 articles says far more than one in 2,000 (1.44 for 1, 0.13 for
+    2,000). It depends on the entity's own count only, not on the size of the site, so adding
+    an article changes the weight of its own entities and of no others."""
+    return 1.0 / math.log1p(articles_with_entity)
 
 
 def _stamp(article: Article) -> float | None:
@@ -44,52 +64,69 @@ def _sort_key(article: Article) -> tuple[float, str]:
     return (-ts, article.source)
 
 
-NEIGHBOURS = 20  # per shared entity, only this many articles on each side in time are scored
-TOP_ENTITIES = 8  # an article is related through its most telling entities only
-
-
 def relate(articles: tuple[Article, ...], count: int = 5) -> dict[str, tuple[Related, ...]]:
-    """Up to `count` related articles for each article, keyed by its source path.
+    """Up to `count` related articles for each article, keyed by its source path."""
+    return relate_cached(articles, count, {})[0]
+
+
+@dataclass
+class _Index:
+    order: list[int]  # article indexes by time rank (newest first)
+    stamps: list[float | None]  # seconds since the epoch, by time rank
+    postings: dict[str, list[int]]  # entity -> time ranks
+    weights: dict[tuple[str, int], float]  # (entity, rank) -> weight in that article
+    idf: dict[str, float]  # entities used for relating (not too common)
+    signatures: dict[str, str]  # entity -> digest of its posting list
+
+
+def relate_cached(
+    articles: tuple[Article, ...], count: int, memo: RelateMemo
+) -> tuple[dict[str, tuple[Related, ...]], RelateMemo]:
+    """`relate`, reusing the links in `memo` (from the previous build) of every article whose
+    inputs did not change. Returns the links and the memo for the next build.
 
     Work is bounded by postings, never all pairs: for each entity of an article only the
     `NEIGHBOURS` nearest articles in time on each side of its posting list are visited (the
     time decay means farther ones rarely win), and entities in more than `MAX_SHARE` of the
     site are skipped. Newer follow-ups count as much as older background.
     """
-    order = sorted(range(len(articles)), key=lambda i: _sort_key(articles[i]))
-    postings, weights, idf = _index(articles, order)
+    index = _index(articles)
+    by_source = {a.source: a for a in articles}
     by_section: dict[str, list[Article]] = defaultdict(list)
-    for i in order:
+    for i in index.order:
         by_section[articles[i].section].append(articles[i])
-    # Seconds since the epoch by time rank, computed once: the decay is evaluated for every
-    # scored pair, and datetime arithmetic there cost more than the scoring itself.
-    stamps = [_stamp(articles[i]) for i in order]
+    fresh: RelateMemo = {}
     result: dict[str, tuple[Related, ...]] = {}
-    for rank, i in enumerate(order):
+    for rank, i in enumerate(index.order):
         art = articles[i]
-        scores, shared = _scores(art, rank, postings, weights, idf)
-        mine = stamps[rank]
-        ranked = heapq.nsmallest(
-            count,
-            scores.items(),
-            key=lambda kv: (-kv[1] * _decay_seconds(mine, stamps[kv[0]]), kv[0]),
-        )
-        links = [
-            Related(articles[order[r]], tuple(name for _, name in sorted(shared[r])), round(s, 6))
-            for r, s in ranked
-        ]
+        key = _article_key(art, index, count)
+        before = memo.get(art.source)
+        scored = before[1] if before is not None and before[0] == key else None
+        if scored is None:
+            scored = _scored(art, rank, index, articles, count)
+        fresh[art.source] = (key, scored)
+        links = [Related(by_source[src], shared, score) for src, score, shared in scored]
         if len(links) < count:
             taken = {link.article.source for link in links}
             links += _same_section(art, by_section[art.section], taken, count - len(links))
         result[art.source] = tuple(links)
-    return result
+    return result, fresh
 
 
-def _index(
-    articles: tuple[Article, ...], order: list[int]
-) -> tuple[dict[str, list[int]], dict[tuple[str, int], float], dict[str, float]]:
-    """Posting lists of time ranks (newest first), per-(entity, rank) weights, and idf."""
+def _article_key(art: Article, index: _Index, count: int) -> str:
+    """Everything `_scored` reads for this article: its date and entities and the posting
+    lists (members, dates, weights, rarity) of those entities."""
+    parts = [str(count), repr(_stamp(art))]
+    for ref in art.entities:
+        parts.append(f"{ref.name}\x1e{_weight(ref)!r}\x1e{index.signatures.get(ref.name, '-')}")
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _index(articles: tuple[Article, ...]) -> _Index:
+    """Posting lists of time ranks (newest first), per-(entity, rank) weights, idf, and a
+    signature of each posting list for the incremental key."""
     n = len(articles)
+    order = sorted(range(n), key=lambda i: _sort_key(articles[i]))
     postings: dict[str, list[int]] = defaultdict(list)
     weights: dict[tuple[str, int], float] = {}
     for rank, i in enumerate(order):
@@ -97,29 +134,55 @@ def _index(
             postings[ref.name].append(rank)
             weights[ref.name, rank] = _weight(ref)
     cap = n * MAX_SHARE if n >= MIN_ARTICLES_FOR_CAP else n + 1
-    idf = {name: math.log((n + 1) / len(p)) + 0.1 for name, p in postings.items() if len(p) <= cap}
-    return postings, weights, idf
+    idfs = {name: idf(len(p)) for name, p in postings.items() if len(p) <= cap}
+    stamps = [_stamp(articles[i]) for i in order]
+    signatures = {}
+    for name, plist in postings.items():
+        if name not in idfs:
+            signatures[name] = "common"  # skipped: its members do not matter
+            continue
+        members = "".join(
+            f"{articles[order[r]].source}\x1e{stamps[r]!r}\x1e{weights[name, r]!r}\x1d"
+            for r in plist
+        )
+        signatures[name] = hashlib.sha1(members.encode("utf-8", "surrogatepass")).hexdigest()
+    return _Index(order, stamps, postings, weights, idfs, signatures)
 
 
-def _scores(
-    art: Article,
-    rank: int,
-    postings: dict[str, list[int]],
-    weights: dict[tuple[str, int], float],
-    idf: dict[str, float],
-) -> tuple[dict[int, float], dict[int, list[tuple[float, str]]]]:
+def _scored(
+    art: Article, rank: int, index: _Index, articles: tuple[Article, ...], count: int
+) -> Scored:
+    """The best `count` scored links of one article as (other source, score, shared)."""
     scores: dict[int, float] = defaultdict(float)
     shared: dict[int, list[tuple[float, str]]] = defaultdict(list)
-    telling = [(weights[r.name, rank] * idf[r.name], r.name) for r in art.entities if r.name in idf]
+    telling = [
+        (index.weights[r.name, rank] * index.idf[r.name], r.name)
+        for r in art.entities
+        if r.name in index.idf
+    ]
     for w_a, name in heapq.nlargest(TOP_ENTITIES, telling):
-        plist = postings[name]
+        plist = index.postings[name]
         p = bisect.bisect_left(plist, rank)
         for other in plist[max(0, p - NEIGHBOURS) : p + NEIGHBOURS + 1]:
             if other != rank:
-                part = w_a * weights[name, other]
+                part = w_a * index.weights[name, other]
                 scores[other] += part
                 shared[other].append((-part, name))
-    return scores, shared
+    mine, stamps = index.stamps[rank], index.stamps
+    # Ranks order articles newest first then by source: the tie-break needs no lookup.
+    ranked = heapq.nsmallest(
+        count,
+        scores.items(),
+        key=lambda kv: (-kv[1] * _decay_seconds(mine, stamps[kv[0]]), kv[0]),
+    )
+    return tuple(
+        (
+            articles[index.order[r]].source,
+            round(s, 6),
+            tuple(name for _, name in sorted(shared[r])),
+        )
+        for r, s in ranked
+    )
 
 
 def _same_section(

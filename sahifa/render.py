@@ -220,10 +220,16 @@ def render_site(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
 
 
 def site_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
-    """Files made straight from the Site rather than from one template per page:
-    robots.txt (and, from sahifa.publish, feeds and sitemaps). Cheap: made every build."""
-    yield from publish.publish_files(site, config)
-    yield from search.search_files(site, config)  # search/search.js and the Pagefind index
+    """Files made straight from the Site rather than from one template per page."""
+    for group in site_groups(site, config):
+        yield from group.make()
+
+
+def site_groups(site: Site, config: Config) -> Iterator[publish.FileGroup]:
+    """Feeds, sitemaps, robots.txt (sahifa.publish), the search script and index (sahifa.search),
+    in groups an incremental build can keep when their key did not change."""
+    yield from publish.publish_groups(site, config)
+    yield from search.search_groups(site, config)
 
 
 def _key_parts(value: Any, out: list[str], memo: dict[int, tuple[Any, str]]) -> None:

@@ -32,6 +32,7 @@ from .arabic import normalize
 from .config import Config
 from .errors import SahifaError
 from .model import Article, Site
+from .publish import FileGroup, article_stamp, digest
 from .writer import check_inside
 
 log = logging.getLogger("sahifa")
@@ -236,13 +237,20 @@ def _canonical_filters(files: dict[str, bytes]) -> dict[str, bytes]:
 
 def search_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
     """The search script, and the Pagefind index unless indexing is switched off."""
-    yield "search/search.js", SEARCH_JS.encode("utf-8")
+    for group in search_groups(site, config):
+        yield from group.make()
+
+
+def search_groups(site: Site, config: Config) -> Iterator[FileGroup]:
+    """The script, and the index as one group keyed by every article (any change re-indexes)."""
+    yield FileGroup("search-script", "", lambda: [("search/search.js", SEARCH_JS.encode("utf-8"))])
     if not search_enabled(config):
         return
     if not available():
         log.warning("search: Pagefind is not installed (pip install 'pagefind[bin]'); no index")
         return
-    yield from index_files(site, config)
+    key = digest(*map(article_stamp, site.articles))
+    yield FileGroup("search-index", key, lambda: index_files(site, config))
 
 
 # The search page's script: fold the query like arabic.normalize, search, list the results. ---

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from .entities import Gazetteer
 from .errors import ContentError
-from .model import Article, Entity, Site
+from .model import Article, Entity, Related, Site
 from .pages import article_path, section_slug
 from .relate import relate
 from .urls import slugify
@@ -56,9 +56,14 @@ def assign_paths(
 
 
 def link_site(
-    ordered: tuple[Article, ...], gaz: Gazetteer, related_count: int, ascii_only: bool
+    ordered: tuple[Article, ...],
+    gaz: Gazetteer,
+    related_count: int,
+    ascii_only: bool,
+    related: dict[str, tuple[Related, ...]] | None = None,
 ) -> Site:
-    """Site-wide steps, recomputed every build from per-article data."""
+    """Site-wide steps, recomputed every build from per-article data. `related` may come
+    from `relate.relate_cached` (the incremental build); otherwise it is computed here."""
     sections: dict[str, list[Article]] = defaultdict(list)
     by_entity: dict[str, list[Article]] = defaultdict(list)
     co: dict[str, Counter[str]] = defaultdict(Counter)
@@ -84,7 +89,7 @@ def link_site(
     return Site(
         articles=ordered,
         entities=entities,
-        related=relate(ordered, related_count),
+        related=relate(ordered, related_count) if related is None else related,
         sections={k: tuple(v) for k, v in sorted(sections.items())},
         entity_articles={k: tuple(v) for k, v in by_entity.items()},
         section_paths={k: f"/{section_slug(k, ascii_only)}/" for k in sections},

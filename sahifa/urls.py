@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import quote
 
 from slugify import slugify as _slugify
@@ -50,6 +51,7 @@ def url_path(*segments: str) -> str:
     return "/" + inner + "/" if inner else "/"
 
 
+@lru_cache(maxsize=1 << 16)  # the same paths are encoded for pages, feeds and sitemaps
 def encode_path(path: str) -> str:
     """Percent-encode a site path for places that need ASCII URLs (share links, sitemaps)."""
     return quote(path, safe="/#?=&")

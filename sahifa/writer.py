@@ -2,6 +2,10 @@
 
 A failed or killed build never leaves a half-written `site/`: the old folder stays until the
 new one is complete, and the swap itself is one `renameat2(RENAME_EXCHANGE)` call on Linux.
+
+Small incremental changes use `Patch` instead: the changed files are first written in full into
+a staging folder beside `site/` (a full disk or a build error stops the build there, with
+`site/` untouched), then each is renamed over its old version, which is atomic per file.
 """
 
 from __future__ import annotations
@@ -128,3 +132,80 @@ def discard(folder: Path) -> None:
         )
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_file(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+
+
+class Swap:
+    """A whole new output folder: changed files written, unchanged ones hard-linked from the
+    current site, swapped in by `commit`."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        output.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(output)
+        self.tmp = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}"
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir()
+
+    def put(self, name: str, data: bytes) -> None:
+        write_file(check_inside(self.tmp, name), data)
+
+    def keep(self, name: str) -> None:
+        """Carry an unchanged file over: the same inode, no bytes written."""
+        old = self.output / name
+        if not old.is_file():
+            raise SahifaError(f"cache says {name} is unchanged but it is missing")
+        target = check_inside(self.tmp, name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(old, target)
+
+    def commit(self, removed: Iterable[str]) -> None:
+        swap_into_place(self.tmp, self.output)  # removed files were simply not carried over
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Patch:
+    """Changed files staged in full beside the output folder, then renamed over the old ones."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        output.mkdir(parents=True, exist_ok=True)
+        clean_stale(output)
+        self.tmp = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}"
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir()
+        self.staged: list[str] = []
+
+    def put(self, name: str, data: bytes) -> None:
+        write_file(check_inside(self.tmp, name), data)
+        self.staged.append(name)
+
+    def keep(self, name: str) -> None:
+        pass  # already in place
+
+    def commit(self, removed: Iterable[str]) -> None:
+        for name in self.staged:
+            target = check_inside(self.output, name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(check_inside(self.tmp, name), target)
+        for name in removed:
+            target = check_inside(self.output, name)
+            target.unlink(missing_ok=True)
+            prune_empty(target.parent, self.output)
+        self.abort()
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def prune_empty(folder: Path, root: Path) -> None:
+    """Remove folders left empty by a removed page, up to (not including) root."""
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent

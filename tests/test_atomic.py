@@ -163,13 +163,16 @@ def test_killed_between_the_renames_loses_nothing(tmp_path: Path):
     assert digest(out) == before and leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("when", ["read", "render", "write"])
+@pytest.mark.parametrize("when", ["read", "render", "write", "patch"])
 def test_failure_at_any_stage_keeps_the_previous_site(tmp_path: Path, monkeypatch, when: str):
+    """A failure while the new folder is written ("write": no cache, a whole new site is
+    swapped in) or while a small change is staged beside the site ("patch": with a cache)."""
     content = tmp_path / "content"
     generate(content, 5)
     out = tmp_path / "site"
     config = load_config(None, content_dir=content, output_dir=out)
-    Builder(config).build()
+    cache = tmp_path / ".cache" if when == "patch" else None
+    Builder(config, cache_dir=cache).build()
     before = digest(out)
     generate(content, 5, "تعديل")
 
@@ -177,13 +180,23 @@ def test_failure_at_any_stage_keeps_the_previous_site(tmp_path: Path, monkeypatc
         raise OSError(28, "No space left on device")
 
     import sahifa.incremental as inc
+    import sahifa.writer as writer
 
-    target = {"read": "read_article", "render": "render_job", "write": "swap_into_place"}[when]
-    monkeypatch.setattr(inc, target, boom)
+    module, name = {
+        "read": (inc, "read_article"),
+        "render": (inc, "render_job"),
+        "write": (writer, "write_file"),
+        "patch": (writer, "write_file"),
+    }[when]
+    monkeypatch.setattr(module, name, boom)
+    staged: list[str] = []
+    monkeypatch.setattr(writer.Patch, "keep", lambda self, n: staged.append(n))
     with pytest.raises(OSError):
-        Builder(config, jobs=1).build()
+        Builder(config, jobs=1, cache_dir=cache).build()
     assert digest(out) == before
     assert leftovers(tmp_path) == []
+    if when == "patch":
+        assert staged  # the small change really took the patch path
 
 
 def test_crash_after_the_swap_does_not_poison_the_cache(tmp_path: Path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from bs4 import BeautifulSoup
@@ -120,21 +121,28 @@ def test_template_change_rerenders(tmp_path: Path):
     assert "تذييل جديد" in (out / "أخبار" / "سوق-في-حلب" / "index.html").read_text("utf-8")
 
 
-def test_feeds_and_sitemaps_reused_when_nothing_changed(tmp_path: Path, monkeypatch):
+def test_only_the_feeds_of_changed_listings_are_made_again(tmp_path: Path, monkeypatch):
     content, out = setup_site(tmp_path)
     builder(content, out).build()
     import sahifa.incremental as inc
 
-    def fail(*_a, **_k):
-        raise AssertionError("site files were made again although no page changed")
+    made: list[str] = []
+    real = inc.site_groups
 
-    monkeypatch.setattr(inc, "site_files", fail)
+    def spy(site, config):
+        for group in real(site, config):
+            yield replace(group, make=lambda g=group: made.append(g.name) or g.make())
+
+    monkeypatch.setattr(inc, "site_groups", spy)
+    # The same title, URL and date, a new body: the listings' feeds carry the article again.
+    (content / "c.md").write_text(article("طقس بيروت", 3, "مطر غزير في بيروت.", "طقس"), "utf-8")
     result = builder(content, out).build()
-    assert result.written == [] and (out / "sitemap.xml").is_file()
-    (content / "c.md").write_text(article("طقس", 3, "مطر.", "طقس"), "utf-8")
-    monkeypatch.undo()
-    result = builder(content, out).build()
-    assert "atom.xml" in result.written  # the feed carries the new title
+    assert "feed:/" in made and "feed:/طقس/" in made  # the site feed and the article's section
+    assert "feed:/أخبار/" not in made  # no article of that section changed
+    assert "sitemaps" not in made  # the same URLs, the same dates
+    assert "atom.xml" in result.written and "أخبار/atom.xml" not in result.written
+    assert "مطر غزير" in (out / "طقس" / "index.html").read_text("utf-8")
+    assert (out / "أخبار" / "feed.json").is_file()
 
 
 def test_unchanged_inputs_skip_linking_and_rendering(tmp_path: Path, monkeypatch):

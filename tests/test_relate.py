@@ -60,3 +60,31 @@ def test_result_does_not_depend_on_input_order():
 def test_count_is_respected():
     arts = tuple(art(f"a{i}", i, "e") for i in range(10))
     assert all(len(v) == 4 for v in relate(arts, 4).values())
+
+
+def test_cached_relate_rescored_only_where_inputs_changed(monkeypatch):
+    import sahifa.relate as rel
+
+    calls: list[str] = []
+    real = rel._scored
+    monkeypatch.setattr(rel, "_scored", lambda a, *r: calls.append(a.source) or real(a, *r))
+    arts = [art("a", 0, "e", "f"), art("b", 1, "e"), art("c", 2, "f"), art("d", 3, "g")]
+    arts += [art("z", 4, "g")]
+    first, memo = rel.relate_cached(tuple(arts), 2, {})
+    assert sorted(calls) == ["a", "b", "c", "d", "z"]
+    calls.clear()
+    # A new title and body but the same entities and date: nothing is scored again, and the
+    # links point at the new article object.
+    retitled = [art("b", 1, "e", title="عنوان جديد"), *arts[:1], *arts[2:]]
+    second, memo = rel.relate_cached(tuple(retitled), 2, memo)
+    assert calls == []
+    assert second["a"][0].article.title == "عنوان جديد"
+    # A new article naming "g": only the articles whose entities' postings changed.
+    third, memo = rel.relate_cached((*retitled, art("y", 5, "g")), 2, memo)
+    assert sorted(calls) == ["d", "y", "z"]
+    assert [r.article.source for r in third["d"]] == ["z", "y"]
+    # and the result equals a relate from scratch
+    fresh = relate((*retitled, art("y", 5, "g")), 2)
+    assert {k: [(r.article.source, r.shared) for r in v] for k, v in third.items()} == {
+        k: [(r.article.source, r.shared) for r in v] for k, v in fresh.items()
+    }
