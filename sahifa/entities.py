@@ -4,8 +4,16 @@ A gazetteer (built-in TOML, plus the site's `content/entities.toml`, plus each a
 front matter) is matched token by token on folded text, longest match first, with proclitics
 (و ف ب ل ك ال لل) removed only when that turns an unknown word into a known name.
 
-Names the list does not know are *discovered* as candidates (see `discover`): short quoted
-names, Latin names and acronyms, and people introduced by a title. A candidate becomes an
+The built-in list is `data/gazetteer.toml` then `data/gazetteer_news.toml`; given names for
+discovery are in `data/given_names.toml`. Mentions follow the span conventions of Arabic NER
+annotation (ANERcorp): a generic head noun or title is left out ("قطاع [غزة]", "حركة [حماس]",
+"الملك [عبد الله الثاني]"), a treaty's name is not a place (اتفاق الطائف), the name of God and
+currencies are "other".
+
+Names the list does not know are *discovered* as candidates (see `discover_in_tokens`): short
+quoted names, Latin names and acronyms, people introduced by a title, and people written with a
+listed given name (up to name, father's name, family name). In one text, a person's surname
+alone is then found again, for discovered and for listed people. A candidate becomes an
 entity when the editors list it in entities.toml or when it recurs in at least
 `PROMOTE_MIN_ARTICLES` articles (`promote_candidates`, called once per build).
 """
@@ -28,6 +36,8 @@ from .model import Article, Entity, EntityRef, Mention
 from .urls import slugify
 
 TYPES = ("place", "person", "organisation", "other")
+# The built-in lists, read in this order (a later one may add aliases to an earlier name).
+BUILTIN_LISTS = ("gazetteer.toml", "gazetteer_news.toml")
 PROMOTE_MIN_ARTICLES = 2
 
 # Single words that are never an entity on their own, even if a list names them: the
@@ -38,7 +48,7 @@ STOP_WORDS = {
         "الريف", "جزيرة", "الجزيرة", "المنطقة", "المدينة", "الدولة", "دير", "الشرقية",
         "الغربية", "الشمالية", "الجنوبية", "الوسطى", "الساحل", "البلد", "العاصمة", "الحكومة",
         "الرئاسة", "الجيش", "المجلس", "البرلمان", "الأمن", "الشرطة", "المعارضة", "النظام",
-        "التحالف", "الاتحاد", "الجامعة", "المحكمة", "الوزارة", "المركز", "الشام", "الخليج",
+        "التحالف", "الاتحاد", "الجامعة", "المحكمة", "الوزارة", "المركز",
         "الأمل", "النور", "فتح", "أمل", "الوفاق", "الوطن", "الاستقلال", "المستقبل", "التغيير",
     )
 }  # fmt: skip
@@ -131,6 +141,16 @@ def surface_tokens(surface: str) -> Seq:
     return tuple(t for _, _, t in tokens(normalize(surface)))
 
 
+def _spellings(seq: Seq) -> tuple[Seq, ...]:
+    """`seq`, plus the other common spelling of a عبد name: عبد الله <-> عبدالله."""
+    for k, word in enumerate(seq):
+        if word == "عبد" and k + 1 < len(seq):
+            return seq, (*seq[:k], word + seq[k + 1], *seq[k + 2 :])
+        if word.startswith("عبد") and len(word) > 5:
+            return seq, (*seq[:k], "عبد", word[3:], *seq[k + 1 :])
+    return (seq,)
+
+
 @dataclass
 class Gazetteer:
     """Known names: canonical name -> Entity, plus the matcher over all their surfaces."""
@@ -146,10 +166,10 @@ class Gazetteer:
         all_aliases = tuple(dict.fromkeys([*(old.aliases if old else ()), *aliases]))
         self.entities[name] = Entity(name, type_, slugify(name) or slugify(name, True), all_aliases)
         for surface in (name, *all_aliases):
-            seq = surface_tokens(surface)
-            if not seq or seq in self.ignored or (len(seq) == 1 and seq[0] in STOP_WORDS):
-                continue
-            self.matcher.add(seq, name)
+            for seq in _spellings(surface_tokens(surface)):
+                if not seq or seq in self.ignored or (len(seq) == 1 and seq[0] in STOP_WORDS):
+                    continue
+                self.matcher.add(seq, name)
 
     def ignore(self, surface: str) -> None:
         """Editors' rejection: this surface is never an entity nor a candidate."""
@@ -167,8 +187,9 @@ class Gazetteer:
 def load_gazetteer(site_file: Path | None = None) -> Gazetteer:
     """The built-in list, then the site's `entities.toml` over it."""
     gaz = Gazetteer()
-    builtin = resources.files("sahifa").joinpath("data/gazetteer.toml").read_text("utf-8")
-    _load_into(gaz, tomllib.loads(builtin))
+    for part in BUILTIN_LISTS:
+        builtin = resources.files("sahifa").joinpath(f"data/{part}").read_text("utf-8")
+        _load_into(gaz, tomllib.loads(builtin))
     if site_file is not None and site_file.exists():
         try:
             data = tomllib.loads(site_file.read_text("utf-8"))
@@ -211,16 +232,36 @@ def _scan(
             i += 1
             continue
         name, length, skip = match
-        if not name:  # an ignored phrase: skip its words
-            i += length
+        if not name or (i and toks[i - 1][2] in _AGREEMENTS_ANY):
+            i += length  # an ignored phrase, or a treaty's name (اتفاق الطائف): skip its words
             continue
-        start = toks[i][0]
-        if skip:
+        if name == GOD and i and _in_compound_name(text, toks, i):
+            i += 1  # عبد الله, نصر الله: part of a person's name, left to discovery
+            continue
+        start, first = toks[i][0], i
+        if length > 1 and toks[i][2] in _HEADS_ANY:
+            # قطاع غزة, حركة حماس, مدينة الصدر, الملك محمد السادس: the name is what follows,
+            # and only that name (جمهورية الصين الشعبية -> الصين).
+            inner = matcher.match_at(toks, i + 1)
+            if inner is not None and inner[0] and inner[2] == 0:
+                name, length, first = inner[0], inner[1], i + 1
+                start = toks[first][0]
+            elif length == 2:
+                start, first, length = toks[i + 1][0], i + 1, 1
+        elif skip:
             start += raw_prefix(text[start : toks[i][1]], skip)
-        end = toks[i + length - 1][1]
-        found.append((name, Mention(text[start:end], start, end), i, length))
-        i += length
+        end = toks[first + length - 1][1]
+        found.append((name, Mention(text[start:end], start, end), first, length))
+        i = first + length
     return found
+
+
+def _in_compound_name(text: str, toks: list[tuple[int, int, str]], i: int) -> bool:
+    """Token i (الله) ends a compound given name with the word before it."""
+    prev = toks[i - 1][2]
+    return _adjacent(text, toks, i) and (
+        prev in _NAME_LINKS or prev in FIRST_NAMES or prev in WEAK_NAMES or prev in _GOD_COMPOUNDS
+    )
 
 
 def find_mentions(gaz: Gazetteer, text: str) -> list[tuple[str, Mention]]:
@@ -248,12 +289,15 @@ def analyse(gaz: Gazetteer, text: str, candidates: bool = True) -> list[Found]:
         taken[i : i + n] = [True] * n
     groups: dict[str, list[Mention]] = defaultdict(list)
     types: dict[str, str] = {}
-    for name, mention, _, _ in known:
-        groups[name].append(mention)
+    for name, mention, i, _ in known:
         types[name] = gaz.entities[name].type
+        if types[name] == "person":
+            mention, j = _with_given_names(text, toks, taken, mention, i)
+            taken[j:i] = [True] * (i - j)
+        groups[name].append(mention)
     found_known = set(groups)
     if candidates:
-        for cand in _candidates(gaz, text, toks, taken):
+        for cand in _candidates(gaz, text, toks, taken, _people(gaz, known)):
             if cand.name not in types:
                 types[cand.name] = cand.type
             groups[cand.name].extend(cand.mentions)
@@ -264,16 +308,60 @@ def analyse(gaz: Gazetteer, text: str, candidates: bool = True) -> list[Found]:
     return sorted(out, key=lambda f: f.mentions[0].start)
 
 
+def _people(gaz: Gazetteer, known: list[tuple[str, Mention, int, int]]) -> dict[str, str]:
+    """Surname -> known person, for the people this text names with two words or more."""
+    out = {}
+    for name, m, _, n in known:
+        seq = surface_tokens(m.text)
+        if n < 2 or len(seq) < 2 or gaz.entities[name].type != "person":
+            continue
+        last = seq[-1]
+        # Not "الثاني" of عبد الله الثاني, "ثاني" of آل ثاني, "علي" of الحسن بن علي.
+        if seq[-2] in _NAME_LINKS or last in ADJECTIVES or last in FIRST_NAMES:
+            continue
+        if last not in WEAK_NAMES:
+            out[last] = name
+    return out
+
+
+def _with_given_names(
+    text: str, toks: list[tuple[int, int, str]], taken: list[bool], mention: Mention, i: int
+) -> tuple[Mention, int]:
+    """A known person's mention grown leftwards over the given names and بن links written
+    before it: "خوسيه لويس [ثاباتيرو]", "حمدان بن [محمد بن راشد]" are one name each."""
+    j = i
+    while j > 0 and not taken[j - 1] and _adjacent(text, toks, j):
+        prev = toks[j - 1][2]
+        if prev in FUNCTION_WORDS:
+            break
+        if prev in FIRST_NAMES or prev in WEAK_NAMES:
+            j -= 1
+        elif prev in _SON_OF and j > 1 and _name_word(text, toks, taken, j - 2, True):
+            j -= 2
+        else:
+            break
+    if j == i:
+        return mention, i
+    start = toks[j][0]
+    return Mention(text[start : mention.end], start, mention.end), j
+
+
 def _candidates(
-    gaz: Gazetteer, text: str, toks: list[tuple[int, int, str]], taken: list[bool]
+    gaz: Gazetteer,
+    text: str,
+    toks: list[tuple[int, int, str]],
+    taken: list[bool],
+    people: dict[str, str] | None = None,
 ) -> list[Candidate]:
-    """Discovered names with all their mentions in this text (outside known mentions)."""
+    """Discovered names with all their mentions in this text (outside known mentions), and
+    the later surname-only mentions of `people` (surname -> known person named in full)."""
     cands = [c for c in discover_in_tokens(text, toks, taken) if c.seq not in gaz.ignored]
-    if not cands:
+    if not cands and not people:
         return []
     local = Matcher()
     by_name: dict[str, Candidate] = {}
     surnames = {c.seq[-1]: c.name for c in cands if len(c.seq) > 1 and _surname_safe(c)}
+    surnames.update(people or {})
     for cand in cands:
         if len(cand.seq) == 1 and cand.seq[0] in surnames:
             continue  # "Bellini" after "Marco Bellini": the same person
@@ -289,9 +377,12 @@ def _candidates(
             and last not in gaz.matcher.index
         ):
             local.add((last,), name)
+            by_name.setdefault(name, Candidate(name, "person", (last,)))
     free = [t if not taken[i] else (t[0], t[1], "\0") for i, t in enumerate(toks)]
     mentions: dict[str, list[Mention]] = defaultdict(list)
-    for name, mention, _, _ in _scan(local, text, free):
+    for name, mention, _, n in _scan(local, text, free):
+        if n == 1 and not mentions[name] and len(by_name[name].seq) > 1:
+            continue  # a surname before its person's full name is someone (or something) else
         mentions[name].append(mention)
     return [
         Candidate(n, c.type, c.seq, tuple(mentions[n])) for n, c in by_name.items() if mentions[n]
@@ -326,7 +417,35 @@ TITLES = _fold_set("""
     السيناتور المفوض المدعي الإمام المهندس البروفيسور الأستاذ الأستاذة الحارس المهاجم المدافع
     الطبيب الطبيبة المغني المغنية الراحل الراحلة المواطن المواطنة الشاب الشابة الطفل الطفلة
     المعتقل المعتقلة الأسير الأسيرة القيادي القيادية العضو عضو مؤسس المؤسس الدبلوماسي
+    سعادة معالي سمو فضيلة جلالة فخامة السلطان الصحابي الخليفة الفيلسوف المفكر
 """)
+# Generic head nouns and titles that a mention leaves out, as Arabic NER annotation does
+# (ANERcorp): the name in "قطاع غزة" is غزة, in "حركة حماس" حماس, in "الملك عبد الله
+# الثاني" عبد الله الثاني. The canonical name keeps its listed form.
+HEADS = (
+    _fold_set("""
+    قطاع دولة جمهورية مملكة سلطنة إمارة إقليم ولاية محافظة مدينة بلدة قرية مخيم حي منطقة قضاء
+    ناحية معبر مزارع قاعدة بلاد نهر جزيرة جزر بحيرة مطار ميناء شارع ساحة مسجد كنيسة مستشفى
+    سجن ملعب استاد فندق حركة وكالة صحيفة جريدة مجلة قناة تلفزيون إذاعة شركة نادي النادي فريق
+    منتخب جائزة
+""")
+    | TITLES
+)
+
+
+def _with_proclitics(words: frozenset[str]) -> frozenset[str]:
+    """`words` as they may be written with proclitics (وقطاع, بحركة, للملك), so the scanner
+    tests a token with one set lookup instead of a call per match."""
+    out = set()
+    for w in words:
+        forms = [w, "ب" + w, "ل" + w, "ك" + w]
+        if w.startswith("ال"):
+            forms.append("لل" + w[2:])  # لل = ل + ال, alef dropped
+        out.update(conj + form for conj in ("", "و", "ف") for form in forms)
+    return frozenset(out)
+
+
+_HEADS_ANY = _with_proclitics(HEADS)
 # Skipped between a title and the name: "وزير خارجية قطر", "المتحدث باسم الحكومة".
 _TITLE_LINKS = _fold_set("""
     باسم لشؤون وزراء حكومة جمهورية مجلس وزارة حركة حزب جيش منظمة إدارة هيئة لجنة قوات خارجية
@@ -344,6 +463,9 @@ FUNCTION_WORDS = _fold_set("""
     به بها بهم فيه فيها عليه عليها منه منها إليه عنه كذلك أيضا وهو وهي انه أنه إنه بأنه
     يجب يمكن سوف سيتم تم يتم زيارة لقاء اجتماع مؤتمر رسالة كلمة يعني سموه معاليه فخامته
     كرة لكرة نحن انا أنا انت أنت
+    فيهم منهم عليهم لديهم عندهم بينهم إليهم معهم لهم بهم عنهم فيما بينما كلما عدة نفسه نفسها
+    أنفسهم ابنه ابنها إبنه زوجته زوجها والده والدته شقيقه شقيقها بأول أولا ثانيا جدا فقط
+    إلا ماذا لماذا كيف متى أين وأين توجد يوجد لمدة عقب سوى أكثر أقل مثل نفس ذات
 """)
 # Nationality adjectives qualify a title ("مدرب إيطالي") and are never a name.
 NATIONALITIES = frozenset(
@@ -358,25 +480,41 @@ NATIONALITIES = frozenset(
     """)
     for end in ("", "ه")
 )
-# Given names that are not also everyday words (no حسن "good", عادل "just", علي = على
-# once folded): a word from this list followed by a name word is a person.
-FIRST_NAMES = _fold_set("""
-    محمد أحمد محمود مصطفى خالد يوسف إبراهيم إسماعيل يحيى زكريا موسى عيسى سليمان داود
-    يعقوب هشام طارق وليد سامي فادي رامي زياد نبيل عماد إياد مازن هاني وائل باسل بشار حسين
-    عثمان معاذ أنس حمزة بلال عمار ياسر ياسين مهدي هادي جعفر عباس قاسم حيدر نوري فيصل فهد
-    سلطان تركي نايف بندر سعود منصور ناصر راشد زايد حمد جاسم تميم صباح نواف مشعل ثامر ماجد
-    طلال غازي عدنان مروان سمير وسام رياض فؤاد أيمن أسامة هيثم مؤيد مهند رائد
-    عبد عبدالله عبدالرحمن عبدالعزيز عبدالكريم أبو نجيب لطفي الحبيب المنصف الباجي الطاهر
-    العربي الهادي المختار مولاي إدريس يونس أيوب حامد حازم شادي عمرو سعد معمر زين ميشال ميشيل
-    جورج جبران إلياس الياس بطرس أنطوان شربل سركيس نبيه ريمون إميل كميل وديع فيليب جوزيف
-    حنا فاطمة عائشة خديجة زينب مريم ليلى سعاد نادية هند رانيا دينا رشا منى هدى سلمى لينا
-    جون جيمس ديفيد مايكل بيتر توني بول روبرت ريتشارد وليام توماس فرانسوا جان بيير نيكولا
-    ألكسندر فلاديمير سيرغي ديمتري كارلوس خوسيه خوسي لويس أنطونيو ماريو كريستيان هنري
-    تشارلز جوزيه دونالد هيلاري كوفي كوندوليزا جاك مارك كارل هانز غيرهارد فرانك أنجيلا
+# Given names (sahifa/data/given_names.toml). `FIRST_NAMES` are not also everyday words: one
+# followed by a name word is a person. `WEAK_NAMES` are (حسن "good", أمل "hope", علي = على once
+# folded): they start a name only before another given name or a nisba surname.
+_GIVEN = tomllib.loads(
+    resources.files("sahifa").joinpath("data/given_names.toml").read_text("utf-8")
+)
+FIRST_NAMES = _fold_set(_GIVEN["strong"])
+WEAK_NAMES = _fold_set(_GIVEN["weak"]) - FIRST_NAMES
+# Proclitic + article: a word so written (بالرغم, للمجلس, والتعاون) is a noun phrase.
+_CLITIC_ARTICLE = ("وال", "فال", "بال", "كال", "لل")
+# Relational adjectives of the ال…ي shape that are not family names.
+ADJECTIVES = _fold_set("""
+    الدولي الوطني الأصلي الثقافي الرسمي السابق الحالي العربي الإسلامي الأمني السياسي العسكري
+    الاقتصادي الاجتماعي الرئيسي الأساسي الشخصي الحقيقي الإقليمي المحلي الخارجي الداخلي الفني
+    الإداري الرياضي التاريخي الإعلامي الطبي القانوني الشرعي العلمي التنفيذي الحكومي الشعبي
+    الديمقراطي الجمهوري الثوري الإنساني الأوروبي الغربي الشرقي الشمالي الجنوبي الأعلى الأدنى
+    الماضي الأول الثاني الثالث الرابع الخامس السادس السابع الثامن التاسع العاشر الحادي النهائي
+    الذهبي الفضي البرونزي الملكي الأميري الوزاري النيابي البرلماني الانتخابي الدستوري
+    المالي التجاري الصناعي الزراعي النفطي الجوي البحري البري النووي الذري الإلكتروني
+    الثنائي الجماعي الفردي الكلي الجزئي الأولي الختامي الافتتاحي التحضيري التأهيلي الودي
+    الدوري الأسبوعي اليومي الشهري السنوي الموسمي الإضافي الأخلاقي الديني المدني الجامعي
+    الفخري التخصصي المركزي المدرسي الصحفي الصحافي الفكري الأدبي الشعري الموسيقي السينمائي
+    المسرحي التلفزيوني الإذاعي العالمي القومي الفلسطيني الكردي الشيعي السني العلوي الدرزي المسيحي اليهودي
 """)
 # Particles that bind the next word into the same name: محمد بن سلمان, عبد الله, أبو بكر.
 _NAME_LINKS = _fold_set("بن ابن بنت ولد أبو أبي أم عبد آل")
 _NAME_TAILS = _fold_set("الدين الله الرحمن الرحيم")
+_SON_OF = _fold_set("بن ابن بنت")
+# The name of God is a name (MISC in Arabic NER schemes) except inside a compound given name:
+# عبد الله, نصر الله, فضل الله, جاب الله, عطا الله, خير الله ...
+GOD = "الله"
+_GOD_COMPOUNDS = _fold_set("فضل جاب عطا خير ضيف حسب نعمة فتح رزق جار عوض هبة سيف روح حرز")
+# Nouns that make the next name the name of a treaty, not a mention of the place (اتفاق الطائف).
+_AGREEMENTS = _fold_set("اتفاق اتفاقية معاهدة اتفاقات اتفاقيات")
+_AGREEMENTS_ANY = _with_proclitics(_AGREEMENTS)
 # The noun before a quoted name says what it names: قاعدة “كونيكو”, موقع “صدى الشرقية”.
 CUES = {
     **dict.fromkeys(
@@ -445,10 +583,16 @@ def discover_in_tokens(
     return list(best.values())
 
 
-def _make(text: str, toks: list[tuple[int, int, str]], i: int, j: int, type_: str) -> Candidate:
-    """A candidate from tokens i..j-1, a leading clitic on token i excluded."""
-    start = toks[i][0]
-    return Candidate(text[start : toks[j - 1][1]], type_, tuple(t[2] for t in toks[i:j]))
+def _make(
+    text: str, toks: list[tuple[int, int, str]], i: int, j: int, type_: str, first: str = ""
+) -> Candidate:
+    """A candidate from tokens i..j-1; `first`, when given, is token i without its proclitic
+    (ومصطفى -> مصطفى), and the clitic is left out of the name."""
+    start, word = toks[i][0], toks[i][2]
+    if first and first != word:
+        start += raw_prefix(text[start : toks[i][1]], _clitic_length(word, first))
+    seq = (first or word, *(t[2] for t in toks[i + 1 : j]))
+    return Candidate(text[start : toks[j - 1][1]], type_, seq)
 
 
 def _quoted(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> list[Candidate]:
@@ -539,19 +683,61 @@ def _titled(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> l
 def _looks_personal(first: str, last: str) -> bool:
     """A known given name, or a nisba surname (الشامي): noun phrases after a title
     ("خط وسط", "اتصالا هاتفيا") have neither."""
-    return first in FIRST_NAMES or (last.startswith("ال") and last.endswith("ي") and len(last) > 4)
+    return first in FIRST_NAMES or first in WEAK_NAMES or _nisba(last)
+
+
+def _nisba(word: str) -> bool:
+    """A family name of the ال…ي shape (الشامي, الجنيبي), not a common relational adjective
+    (الدولي, الثقافي) nor a nationality (الإيراني)."""
+    return (
+        word.startswith("ال")
+        and word.endswith("ي")
+        and len(word) > 4
+        and word not in ADJECTIVES
+        and word[2:] not in NATIONALITIES
+    )
+
+
+def _given(word: str) -> str | None:
+    """`word`, or `word` without a leading و/ف, if it is a listed given name (strong or
+    weak). Not ب/ل/ك: لدينا is "we have", not ل + دينا."""
+    for w in (word, word[1:] if len(word) > 3 and word[0] in "وف" else ""):
+        if w in FIRST_NAMES or w in WEAK_NAMES:
+            return w
+    return None
 
 
 def _given_named(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> list[Candidate]:
-    """People with no title: a listed given name then one or two name words."""
+    """People with no title: a listed given name then one to three name words. A weak given
+    name (حسن, أمل) needs another given name or a nisba surname after it."""
     out = []
     for i, (_, _, word) in enumerate(toks):
-        if taken[i] or word not in FIRST_NAMES or (i and toks[i - 1][2] in FIRST_NAMES):
+        if taken[i]:
+            continue
+        base = _given(word)
+        if base is None or (base == word and i and _inside_name(text, toks, i)):
             continue
         end = _name_end(text, toks, taken, i)
-        if end - i >= 2:
-            out.append(_make(text, toks, i, end, "person"))
+        if end - i < 2 or (end - i == 2 and _common_al(toks[i + 1][2])):
+            continue
+        if base not in FIRST_NAMES and not (
+            _given(toks[i + 1][2]) == toks[i + 1][2] or _nisba(toks[end - 1][2])
+        ):
+            continue
+        out.append(_make(text, toks, i, end, "person", base))
     return out
+
+
+def _common_al(word: str) -> bool:
+    """An ال word that is not of the nisba shape: after a bare given name it is far more often
+    a noun (راوول الهدف, إسماعيل الإبن) than a family name."""
+    return word.startswith("ال") and not _nisba(word)
+
+
+def _inside_name(text: str, toks: list[tuple[int, int, str]], i: int) -> bool:
+    """Token i follows a given name directly (محمد [علي]): it is not the start of a name."""
+    prev = toks[i - 1][2]
+    return _adjacent(text, toks, i) and (prev in FIRST_NAMES or prev in WEAK_NAMES)
 
 
 def _qualifies(word: str, taken: bool) -> bool:
@@ -567,19 +753,37 @@ def _qualifies(word: str, taken: bool) -> bool:
 def _name_end(text: str, toks: list[tuple[int, int, str]], taken: list[bool], j: int) -> int:
     """End (exclusive) of the person name starting at token j, or j when there is none."""
     k = j
-    while k < len(toks) and k - j < 4 and _name_word(text, toks, taken, k, k == j):
+    while k < len(toks) and k - j < 6 and _name_word(text, toks, taken, k, k == j):
         last = toks[k][2]
         k += 1
+        # A name goes on after a link (بن, عبد), before a tail (الدين) and after a second
+        # given name: "محمد جلال عبد القوي", "أحمد يوسف الجفيري" (name, father's name, family).
         bound = (
             last in _NAME_LINKS
             or last in _NAME_TAILS
             or (k < len(toks) and toks[k][2] in _NAME_TAILS)
+            or (k - j == 2 and toks[j][2] in _NAME_LINKS)  # عبد العاطي إيكيدير
+            or (k - j >= 2 and _chain(toks, k, last))
         )
         if k - j >= 2 and not bound:
             break
     if k > j and toks[k - 1][2] in _NAME_LINKS:
         k -= 1  # a dangling "أبو" is not part of the name
     return k
+
+
+def _chain(toks: list[tuple[int, int, str]], k: int, last: str) -> bool:
+    """After a second given name the name goes on when the next word is a given name, a link
+    or an ال family name: "عباس محمود العقاد", "محمد جلال عبد القوي", not "... نشر"."""
+    if k >= len(toks):
+        return False
+    nxt = toks[k][2]
+    if _nisba(nxt):
+        return True  # "محمد مقلد المريخي"
+    if not (last in FIRST_NAMES or last in WEAK_NAMES):
+        return False
+    family = nxt.startswith("ال") and nxt not in ADJECTIVES and nxt[2:] not in NATIONALITIES
+    return nxt in FIRST_NAMES or nxt in WEAK_NAMES or nxt in _NAME_LINKS or family
 
 
 def _name_word(
@@ -592,7 +796,22 @@ def _name_word(
         return False
     if _TANWEEN.search(text[toks[k][0] : toks[k][1]]) or (len(word) >= 6 and word.endswith("يه")):
         return False  # tanween fath (مكسبًا) and -iyya adjectives (ابتدائية) are not names
+    if word.startswith(_CLITIC_ARTICLE) or word in ADJECTIVES:
+        return False  # للمجلس, بالرغم, والتعاون; الدولي: never inside a person's name
+    if not first and _not_a_later_name(word, toks[k - 1][2]):
+        return False
     return not (first and word.startswith("ال")) and _as(word, FUNCTION_WORDS) is None
+
+
+def _not_a_later_name(word: str, prev: str) -> bool:
+    """Shapes that end a name rather than continue it (after its first word)."""
+    if _given(word) is not None:
+        return word != _given(word)  # "جمال حمزة ومصطفى": و starts the next name
+    if len(word) >= 5 and word[-1] == "ا" and word[-2] not in "يو":
+        return True  # accusative nouns (برنامجا, مستشارا) written without their tanween
+    if len(word) <= 4 and word[0] in "يت":
+        return True  # a short verb (يسمع, تلد, تعهد), not a family name
+    return word[0] == "و" and prev not in _NAME_LINKS  # a verb or noun after و (وإخراج)
 
 
 # Articles --------------------------------------------------------------------------------------
