@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, is_dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ def make_env(config: Config) -> jinja2.Environment:
         return config.base_url + encode_path(path.lstrip("/"))
 
     env.globals.update(url=url, abs_url=abs_url, config=config, custom_css=custom_css(config))
+    # Called by share.html rather than passed in: derived from the page URL and title alone,
+    # so it is only computed for the pages actually rendered and adds nothing to page keys.
+    env.globals["share_links"] = share_links
     seo.install(env, config)  # head_meta() for templates/head-meta.html
     env.filters["arabic_date"] = lambda d: format_date(d, config.months, config.digits) if d else ""
     env.filters["iso"] = lambda d: d.isoformat() if d else ""
@@ -86,7 +90,6 @@ def article_context(site: Site, article: Article, config: Config) -> dict[str, A
     return {
         "article": article,
         "dir": lang_direction(article.lang),
-        "share": share_links(page_url, article.title),
         "related": site.related.get(article.source, ()),
         "entities": [e for e, _ in sorted(refs, key=lambda er: (-er[1].count, er[0].name))],
         "show_toc": len(article.headings) >= TOC_MIN_HEADINGS,
@@ -262,11 +265,16 @@ def _object_key(value: Any, memo: dict[int, tuple[Any, str]]) -> str:
             _key_parts(item, inner, memo)
     elif is_dataclass(value):
         inner.append(type(value).__name__)
-        for f in fields(value):
-            _key_parts(getattr(value, f.name), inner, memo)
+        for name in _field_names(type(value)):
+            _key_parts(getattr(value, name), inner, memo)
     else:
         inner.append(repr(value))
     return hashlib.sha1("\x1f".join(inner).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 def context_key(job: PageJob, memo: dict[int, tuple[Any, str]] | None = None) -> str:
