@@ -105,15 +105,18 @@ def main(argv: list[str] | None = None) -> int:
 def _build(config: Config, args: argparse.Namespace) -> int:
     from .incremental import Builder
     from .pipeline import check_output_dir
+    from .progress import for_terminal
 
     check_output_dir(config)
     cache = None if args.no_cache else config.output_dir.parent / ".sahifa-cache"
     jobs = args.jobs or os.cpu_count() or 1
-    report = Builder(config, cache_dir=cache, jobs=jobs).build(keep_going=args.keep_going)
+    progress = for_terminal(args.quiet)
+    builder = Builder(config, cache_dir=cache, jobs=jobs, progress=progress)
+    report = builder.build(keep_going=args.keep_going)
     if not args.quiet:
         print(f"sahifa: {report.summary()} -> {config.output_dir}")
         if args.verbose:
-            print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in report.seconds.items()))
+            print("  " + report.stages())
     if report.skipped:
         print(
             f"sahifa: {len(report.skipped)} article(s) skipped because of errors", file=sys.stderr

@@ -39,6 +39,7 @@ from .errors import ContentError, SahifaError
 from .images import image_size, place_images
 from .model import Article, EntityRef, Site
 from .pipeline import discover, discover_images, load_manifest, publishable
+from .progress import Progress
 from .readers import read_article, source_digest
 from .relate import RelateMemo, relate_cached
 from .render import (
@@ -115,6 +116,8 @@ class BuildResult:
     removed: list[str] = field(default_factory=list)
     rendered: int = 0
     reread: int = 0
+    extracted: int = 0  # articles whose entities were searched for again
+    groups: int = 0  # feed, sitemap and search groups made again
     seconds: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
 
@@ -124,6 +127,18 @@ class BuildResult:
             bool(self.written)
             and not self.removed
             and all(f.endswith(".css") for f in self.written)
+        )
+
+    def stages(self) -> str:
+        """Time and counts per stage, for `-v`."""
+        counts = {
+            "read": f"{self.reread} read, {self.extracted} searched for entities",
+            "plan": f"{self.rendered} pages to render, {self.groups} feed/sitemap groups to make",
+            "render+write": f"{len(self.written)} written, {len(self.removed)} removed",
+        }
+        return ", ".join(
+            f"{stage} {secs:.2f} s" + (f" ({counts[stage]})" if stage in counts else "")
+            for stage, secs in self.seconds.items()
         )
 
     def summary(self) -> str:
@@ -178,8 +193,10 @@ class Builder:
         in_place: bool = False,
         cache_dir: Path | None = None,
         jobs: int = 1,
+        progress: Progress | None = None,
     ) -> None:
         self.config = config
+        self.progress = progress or Progress()
         self.jobs = max(1, jobs)
         self._jobs: list[PageJob] = []
         self._env: jinja2.Environment | None = None
@@ -254,7 +271,7 @@ class Builder:
         articles are read in. Discovery per article is cached like extraction."""
         base, base_digest = self._base_gazetteer()
         stale = [src for src in sources if src.base_key != base_digest]
-        found = self._map(_candidates_one, [src.article for src in stale])
+        found = self._map(_candidates_one, [src.article for src in stale], "discover names")
         for src, cands in zip(stale, found, strict=True):
             src.candidates, src.base_key = cands, base_digest
         promoted = sorted({c for src in sources for c in src.candidates})
@@ -291,7 +308,7 @@ class Builder:
                 continue
             todo.append((rel, raw, extra, stat, digest))
         for (rel, _, _, stat, digest), outcome in zip(
-            todo, self._map(_read_one, todo), strict=True
+            todo, self._map(_read_one, todo, "read"), strict=True
         ):
             if isinstance(outcome, ContentError):
                 if not keep_going:
@@ -304,35 +321,46 @@ class Builder:
         present = [sources[rel] for rel in order if rel in sources]
         _, gaz_key = self._site_gazetteer(present)
         stale = [src for src in present if src.gaz_key != gaz_key]
+        result.extracted = len(stale)
         for src, refs in zip(
-            stale, self._map(_extract_one, [s.article for s in stale]), strict=True
+            stale, self._map(_extract_one, [s.article for s in stale], "find entities"), strict=True
         ):
             src.refs, src.gaz_key = refs, gaz_key
         self._pending_sources = sources
         return [replace(src.article, entities=src.refs) for src in present]
 
-    def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    def _map(self, fn: Callable[[Any], Any], items: list[Any], stage: str) -> list[Any]:
         """fn over items in order; across `jobs` forked processes when there is enough work."""
-        return list(self._imap(fn, items))
+        return list(self._imap(fn, items, stage))
 
-    def _imap(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
+    def _imap(self, fn: Callable[[Any], Any], items: list[Any], stage: str) -> Iterator[Any]:
         """fn over items, results yielded in order as they come. Workers inherit the build's
         state by fork, so only items and results are pickled."""
         global _WORKER_BUILDER
         _WORKER_BUILDER = self
+        self.progress.start(stage, len(items))
         try:
             if (
                 self.jobs <= 1
                 or len(items) < PARALLEL_MIN
                 or "fork" not in mp.get_all_start_methods()
             ):
-                yield from map(fn, items)
-                return
-            ctx = mp.get_context("fork")
-            chunk = max(1, min(64, len(items) // (self.jobs * 8)))
-            with ctx.Pool(self.jobs) as pool:
-                yield from pool.imap(fn, items, chunksize=chunk)
+                results: Iterator[Any] = map(fn, items)
+                pool = None
+            else:
+                pool = mp.get_context("fork").Pool(self.jobs)
+                chunk = max(1, min(64, len(items) // (self.jobs * 8)))
+                results = pool.imap(fn, items, chunksize=chunk)
+            try:
+                for result in results:
+                    self.progress.advance()
+                    yield result
+            finally:
+                if pool is not None:
+                    pool.terminate()
+                    pool.join()
         finally:
+            self.progress.finish()
             _WORKER_BUILDER = None
 
     def build(self, keep_going: bool = False) -> BuildResult:
@@ -355,7 +383,8 @@ class Builder:
         t2 = time.perf_counter()
         todo, keys, groups = self._plan(site)
         t3 = time.perf_counter()
-        expected = len(todo) + sum(1 for _, _, kept in groups if kept is None)
+        result.groups = sum(1 for _, _, kept in groups if kept is None)
+        expected = len(todo) + result.groups
         hashes = self._write(self._outputs(todo, keys, groups), expected, result)
         t4 = time.perf_counter()
         result.rendered = len(todo)
@@ -485,7 +514,7 @@ class Builder:
         yield from ((name, None) for name in keys if name not in rendering)
         self._jobs = todo
         try:
-            rendered = self._imap(_render_one, list(range(len(todo))))
+            rendered = self._imap(_render_one, list(range(len(todo))), "render")
             for job, data in zip(todo, rendered, strict=True):
                 yield job.file, data
         except jinja2.TemplateError as exc:

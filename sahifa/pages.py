@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .model import Article
@@ -12,6 +13,7 @@ from .urls import slugify, url_path
 RESERVED = {"entity", "page", "static", "search", "feeds", "pagefind", "archive", "author"}
 
 
+@lru_cache(maxsize=4096)  # a handful of sections, asked for by every article of every build
 def section_slug(section: str, ascii_only: bool = False) -> str:
     slug = slugify(section, ascii_only) or "section"
     return f"section-{slug}" if slug in RESERVED else slug
