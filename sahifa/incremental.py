@@ -38,7 +38,14 @@ from .entities import (
 from .errors import ContentError, SahifaError
 from .images import image_size, place_images
 from .model import Article, EntityRef, Site
-from .pipeline import discover, discover_images, load_manifest, publishable
+from .pipeline import (
+    CONTENT_SUFFIXES,
+    discover,
+    discover_images,
+    hidden,
+    load_manifest,
+    publishable,
+)
 from .progress import Progress
 from .readers import read_article, source_digest
 from .relate import RelateMemo, relate_cached
@@ -55,7 +62,7 @@ from .site import assign_paths, link_site, newest_first
 from .writer import OLD_PREFIX, Patch, Swap, clean_stale
 
 log = logging.getLogger("sahifa")
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 
 
 def code_version() -> str:
@@ -91,6 +98,7 @@ class Source:
     gaz_key: str = ""  # the site gazetteer `refs` were extracted with
     candidates: tuple[tuple[str, str], ...] = ()  # names discovered here, not in the base list
     base_key: str = ""  # the base gazetteer `candidates` were found with
+    extra: dict[str, str] | None = None  # its manifest row (date, section) when it was read
 
 
 @dataclass
@@ -285,28 +293,37 @@ class Builder:
             self.gaz, self._gaz_key = gaz, key
         return self.gaz, key
 
-    def _read(self, keep_going: bool, result: BuildResult) -> list[Article]:
+    def _read(
+        self, keep_going: bool, result: BuildResult, changed: set[Path] | None = None
+    ) -> list[Article]:
         """Read what changed (by bytes), then extract entities where the article or the
-        site-wide gazetteer changed. Returns articles with entities, in source order."""
+        site-wide gazetteer changed. Returns articles with entities, in source order.
+        With `changed` (the paths the preview server saw change) only those are looked at."""
         manifest = load_manifest(self.config.manifest)
         sources: dict[str, Source] = {}
         todo: list[tuple[str, bytes, dict[str, str] | None, tuple[int, int], str]] = []
         order: list[str] = []
-        for rel, path in discover(self.config.content_dir, result.skipped if keep_going else None):
+        files, fresh = self._content_files(changed, result.skipped if keep_going else None)
+        for rel, path in files:
             order.append(rel)
-            st = path.stat()
-            stat = (st.st_mtime_ns, st.st_size)
             old = self.state.sources.get(rel)
-            if old is not None and old.stat == stat:
+            extra = manifest.get(path.name)
+            same_extra = old is not None and old.extra == extra
+            if old is not None and same_extra and fresh is not None and rel not in fresh:
+                sources[rel] = old  # the watcher saw no change to this file
+                continue
+            st = os.stat(path)
+            stat = (st.st_mtime_ns, st.st_size)
+            if old is not None and same_extra and old.stat == stat:
                 sources[rel] = old
                 continue
             raw = path.read_bytes()
-            extra = manifest.get(path.name)
             digest = source_digest(raw, extra)
             if old is not None and old.digest == digest:
-                sources[rel] = replace(old, stat=stat)
+                sources[rel] = replace(old, stat=stat, extra=extra)
                 continue
             todo.append((rel, raw, extra, stat, digest))
+        extra_of = {item[0]: item[2] for item in todo}
         for (rel, _, _, stat, digest), outcome in zip(
             todo, self._map(_read_one, todo, "read"), strict=True
         ):
@@ -316,7 +333,7 @@ class Builder:
                 log.error("%s (skipped)", outcome)
                 result.skipped.append(str(outcome))
                 continue
-            sources[rel] = Source(stat, digest, outcome)
+            sources[rel] = Source(stat, digest, outcome, extra=extra_of[rel])
         result.reread = len(todo)
         present = [sources[rel] for rel in order if rel in sources]
         _, gaz_key = self._site_gazetteer(present)
@@ -328,6 +345,37 @@ class Builder:
             src.refs, src.gaz_key = refs, gaz_key
         self._pending_sources = sources
         return [replace(src.article, entities=src.refs) for src in present]
+
+    def _content_files(
+        self, changed: set[Path] | None, skipped: list[str] | None
+    ) -> tuple[list[tuple[str, Path]], set[str] | None]:
+        """The content files, and which of them to look at again (None: all of them).
+
+        Given the paths the watcher reported, the previous build's list is updated with just
+        those; anything it cannot account for that way (a folder, a link) means a full look."""
+        content = self.config.content_dir
+        known = self.state.sources
+        if changed is None or not known:
+            return discover(content, skipped), None
+        root = content.absolute()
+        rels, fresh = set(known), set()
+        for path in changed:
+            path = path.absolute()
+            if not path.is_relative_to(root):
+                continue  # a template or site.toml
+            rel = path.relative_to(root).as_posix()
+            if path.is_dir() or path.is_symlink():
+                return discover(content, skipped), None
+            if not rel.lower().endswith(CONTENT_SUFFIXES) or hidden(rel):
+                if not path.exists() and "." not in path.name:
+                    return discover(content, skipped), None  # maybe a removed folder
+                continue  # an image, or a file the build does not read
+            fresh.add(rel)
+            if path.is_file():
+                rels.add(rel)
+            else:
+                rels.discard(rel)
+        return sorted((rel, content / rel) for rel in rels), fresh
 
     def _map(self, fn: Callable[[Any], Any], items: list[Any], stage: str) -> list[Any]:
         """fn over items in order; across `jobs` forked processes when there is enough work."""
@@ -363,11 +411,12 @@ class Builder:
             self.progress.finish()
             _WORKER_BUILDER = None
 
-    def build(self, keep_going: bool = False) -> BuildResult:
-        """One build. On error the previous output and cache stay as they were."""
+    def build(self, keep_going: bool = False, changed: set[Path] | None = None) -> BuildResult:
+        """One build. On error the previous output and cache stay as they were. `changed`:
+        the files the preview server's watcher saw change since the last good build."""
         result = BuildResult()
         t0 = time.perf_counter()
-        articles = self._read(keep_going, result)
+        articles = self._read(keep_going, result, changed)
         t1 = time.perf_counter()
         config = self.config
         articles = publishable(articles, config, datetime.now(UTC))

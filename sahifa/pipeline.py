@@ -59,6 +59,11 @@ def discover(content: Path, skipped: list[str] | None = None) -> list[tuple[str,
     return sorted(found)
 
 
+def hidden(rel: str) -> bool:
+    """A path the build never reads: any part starting with '.' or '_'."""
+    return any(part.startswith((".", "_")) for part in rel.split("/"))
+
+
 def _walk(folder: str, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """(relative path, entry) under folder; names starting with '.' or '_' are skipped, and
     linked folders are not followed."""

@@ -15,7 +15,7 @@ from . import frontpage, publish, search, seo
 from .arabic import format_date, lang_direction
 from .config import Config
 from .errors import TemplateError
-from .model import Article, Site
+from .model import Article, Related, Site
 from .pages import Pager, paginate
 from .share import share_links
 from .urls import encode_path
@@ -235,10 +235,22 @@ def site_groups(site: Site, config: Config) -> Iterator[publish.FileGroup]:
     yield from search.search_groups(site, config)
 
 
+# What a page shows of *another* article (a card in a listing, a related link, prev/next):
+# everything but its body. Editing an article's body then re-renders its own page (and the
+# listings only if its summary, word count or other card fields changed). A template that
+# shows another article's body_html, text or headings is not supported.
+CARD_SKIPS = frozenset({"body_html", "text", "headings", "digest"})
+CARD_FIELDS = tuple(f.name for f in fields(Article) if f.name not in CARD_SKIPS)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _key_parts(value: Any, out: list[str], memo: dict[int, tuple[Any, str]]) -> None:
-    """Flatten a context into strings. An Article stands for itself by its digest (its source
-    bytes) plus what the build computed for it (URL, entities). Containers and dataclasses are
-    memoised by identity: the same related list or section menu appears on many pages."""
+    """Flatten a context into strings. An Article inside a container stands for its card
+    (CARD_FIELDS); the page's own article (`context_key`) for all of its source.
+    Containers and dataclasses are memoised by identity: the same related list or section
+    menu appears on many pages."""
     if isinstance(value, (str, int, float, bool)) or value is None:
         out.append(repr(value))
         return
@@ -256,10 +268,15 @@ def _key_parts(value: Any, out: list[str], memo: dict[int, tuple[Any, str]]) -> 
 
 def _object_key(value: Any, memo: dict[int, tuple[Any, str]]) -> str:
     if isinstance(value, Article):
-        refs = "|".join(f"{r.name}:{r.type}:{r.count}" for r in value.entities)
-        return f"A{value.digest}|{value.path}|{value.slug}|{refs}"
-    inner: list[str] = []
+        card = repr(tuple(getattr(value, name) for name in CARD_FIELDS))
+        return hashlib.sha1(card.encode("utf-8", "surrogatepass")).hexdigest()
+    if isinstance(value, Related):  # five on every article page: worth a short cut
+        _key_parts(value.article, inner := [], memo)
+        return f"R{inner[0]}|{value.shared}|{value.score!r}"
+    inner = []
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        if all(type(item) in _SCALARS for item in value):
+            return f"S{value!r}"  # names, (name, slug, count) rows: one repr, no walk
         inner.append(f"L{len(value)}")
         for item in value:
             _key_parts(item, inner, memo)
@@ -272,6 +289,15 @@ def _object_key(value: Any, memo: dict[int, tuple[Any, str]]) -> str:
     return hashlib.sha1("\x1f".join(inner).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _article_digest(article: Article) -> str:
+    """The article's source bytes stand for its body, text and headings (set by the reader;
+    hashed here only for articles made without a reader, as in tests)."""
+    if article.digest:
+        return article.digest
+    body = repr((article.body_html, article.text, article.headings))
+    return hashlib.sha1(body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @cache
 def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
@@ -281,7 +307,13 @@ def context_key(job: PageJob, memo: dict[int, tuple[Any, str]] | None = None) ->
     """A digest of everything a page is rendered from (its template is keyed separately).
     Pass the same `memo` for all pages of one build (and keep their objects alive)."""
     parts: list[str] = [job.template]
-    _key_parts(job.context, parts, {} if memo is None else memo)
+    memo = {} if memo is None else memo
+    for name in sorted(job.context):
+        value = job.context[name]
+        parts.append(f"K{name}")
+        if isinstance(value, Article):  # the page's own article: all of it
+            parts.append(f"A{_article_digest(value)}")
+        _key_parts(value, parts, memo)
     return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -163,3 +163,66 @@ def test_unchanged_inputs_skip_linking_and_rendering(tmp_path: Path, monkeypatch
     result = builder(content, out).build()
     assert result.rendered >= 1 and (out / "index.html").is_file()
     assert home_titles(out)[0] == "طقس بيروت"
+
+
+def test_watcher_changes_look_only_at_the_changed_files(tmp_path: Path):
+    content, out = setup_site(tmp_path)
+    b = builder(content, out, in_place=True)
+    b.build()
+    (content / "a.md").write_text(article("زيارة إلى حمص", 1, "وصل الوفد إلى حمص."), "utf-8")
+    (content / "d.md").write_text(article("خبر جديد", 4, "نص جديد."), "utf-8")
+    (content / "c.md").unlink()
+    result = b.build(changed={content / "a.md", content / "d.md", content / "c.md"})
+    assert result.reread == 2 and result.articles == 3
+    assert {"خبر جديد", "زيارة إلى حمص"} <= set(home_titles(out))
+    assert "طقس بيروت" not in home_titles(out)
+    assert not (out / "طقس" / "طقس-بيروت").exists()
+    # A file the watcher did not report is trusted as it was (the watcher sees every save).
+    (content / "b.md").write_text(article("سوق في حلب", 2, "تغيير لم يبلغ عنه."), "utf-8")
+    assert b.build(changed=set()).reread == 0
+    # A removed folder cannot be accounted for file by file: everything is looked at.
+    (content / "old").mkdir()
+    (content / "old" / "e.md").write_text(article("قديم", 5, "نص."), "utf-8")
+    result = b.build(changed={content / "old", content / "old" / "e.md"})
+    assert result.articles == 4 and result.reread == 2  # b.md's unreported change too
+    shutil.rmtree(content / "old")
+    assert b.build(changed={content / "old"}).articles == 3
+
+
+def test_a_changed_manifest_row_rereads_the_article(tmp_path: Path):
+    content = make_content(tmp_path, {"a.txt": "عنوان الخبر\n\nنص الخبر في دمشق.\n"})
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file,date,category\na.txt,2024-01-01T10:00:00+00:00,سياسة\n", "utf-8")
+    out = tmp_path / "site"
+    config = load_config(None, content_dir=content, output_dir=out, manifest=manifest, search=False)
+    Builder(config, cache_dir=tmp_path / ".c").build()
+    assert (out / "سياسة").is_dir()
+    manifest.write_text("file,date,category\na.txt,2024-01-01T10:00:00+00:00,رياضة\n", "utf-8")
+    result = Builder(config, cache_dir=tmp_path / ".c").build()
+    assert result.reread == 1 and (out / "رياضة").is_dir() and not (out / "سياسة").exists()
+
+
+def test_a_body_edit_re_renders_the_article_not_the_listings_that_show_its_card(tmp_path: Path):
+    content = make_content(
+        tmp_path,
+        {
+            "a.md": article("زيارة إلى دمشق", 1, "وصل الوفد إلى دمشق.\n\nثم زار حلب صباحا."),
+            "b.md": article("سوق في حلب", 2, "افتتح سوق جديد في حلب قرب دمشق."),
+        },
+    )
+    out = tmp_path / "site"
+    builder(content, out).build()
+    (content / "a.md").write_text(
+        article("زيارة إلى دمشق", 1, "وصل الوفد إلى دمشق.\n\nثم زار حلب مساء."), "utf-8"
+    )
+    result = builder(content, out).build()
+    page = "أخبار/زيارة-إلى-دمشق/index.html"
+    assert result.written == [page] and result.rendered == 1
+    assert "مساء" in (out / page).read_text("utf-8")
+    # The summary (first paragraph) is on the cards: changing it re-renders the listings.
+    (content / "a.md").write_text(
+        article("زيارة إلى دمشق", 1, "وصل الوفد الكبير إلى دمشق.\n\nثم زار حلب مساء."), "utf-8"
+    )
+    result = builder(content, out).build()
+    assert "index.html" in result.written and "أخبار/index.html" in result.written
+    assert "الوفد الكبير" in (out / "index.html").read_text("utf-8")
