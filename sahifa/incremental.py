@@ -58,11 +58,12 @@ from .render import (
     site_groups,
     static_files,
 )
+from .search import search_enabled
 from .site import assign_paths, link_site, newest_first
 from .writer import OLD_PREFIX, Patch, Swap, clean_stale
 
 log = logging.getLogger("sahifa")
-CACHE_FORMAT = 7
+CACHE_FORMAT = 8
 
 
 def code_version() -> str:
@@ -114,6 +115,20 @@ class State:
     # Feeds, sitemaps, search index: group name -> (key, the files it made)
     groups: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)  # output file -> sha1 of bytes
+
+
+@dataclass
+class Index:
+    """A few kilobytes saved beside the State: enough to tell that nothing changed since the
+    last build without loading the State itself (hundreds of MB on a large site)."""
+
+    version: str
+    quick_key: str  # digest of every input's name and stat (see Builder._quick_key)
+    horizon: float | None  # when the next scheduled article falls due (then: a real build)
+    output_id: tuple[int, int] | None
+    files: list[str]  # the output files, which must all still be there
+    articles: int
+    state_stat: tuple[int, int, int]  # (inode, mtime_ns, size) of the State it vouches for
 
 
 @dataclass
@@ -217,12 +232,21 @@ class Builder:
         self.in_place = in_place
         self.cache_dir = cache_dir
         self.version = code_version()
-        self.state = self._load_state()
+        self._state: State | None = None
+        self._horizon: float | None = None
+        self._published = 0
         self.gaz: Gazetteer | None = None
         self._gaz_key = ""
         self._base: tuple[Gazetteer, str] | None = None
 
     # -- the cache file --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The saved State, loaded on first use (a build that changes nothing never needs it)."""
+        if self._state is None:
+            self._state = self._load_state()
+        return self._state
 
     def _cache_file(self) -> Path | None:
         return self.cache_dir / "state.pickle" if self.cache_dir else None
@@ -249,6 +273,7 @@ class Builder:
     def _forget_saved_state(self) -> None:
         path = self._cache_file()
         if path is not None:
+            (path.parent / "index.pickle").unlink(missing_ok=True)  # first: it vouches for site/
             path.unlink(missing_ok=True)
 
     def _save_state(self) -> None:
@@ -257,9 +282,70 @@ class Builder:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
+        index = path.parent / "index.pickle"
+        index.unlink(missing_ok=True)  # never vouch for a State that is not saved yet
         with open(tmp, "wb") as handle:
             pickle.dump(self.state, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
+        if self.state.inputs_key:  # a complete build (nothing skipped): worth a quick check
+            st = os.stat(path)
+            entry = Index(
+                self.version,
+                self._quick_key(),
+                self._horizon,
+                self.state.output_id,
+                sorted(self.state.file_hashes),
+                self._published,
+                (st.st_ino, st.st_mtime_ns, st.st_size),
+            )
+            with open(tmp, "wb") as handle:
+                pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, index)
+
+    def _quick_key(self) -> str:
+        """Names and stats of everything a build reads (content, images, manifest, the site's
+        entities.toml), the templates' bytes, the config and the code version."""
+        config = self.config
+        parts = [self.version, repr(config), tree_digest(config.theme_dir, config.templates_dir)]
+        parts.append(repr(search_enabled(config)))  # SAHIFA_SEARCH=0 is not in the config
+        extra = [config.manifest, config.content_dir / "entities.toml"]
+        files = [path for _, path in discover(config.content_dir)]
+        files += [path for _, path in discover_images(config.content_dir)]
+        for path in [*files, *(p for p in extra if p is not None)]:
+            try:
+                st = os.stat(path)
+            except OSError:
+                parts.append(f"{path}:-")
+                continue
+            parts.append(f"{path}:{st.st_mtime_ns}:{st.st_size}")
+        return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+    def _unchanged_since_index(self) -> Index | None:
+        """The saved Index when it proves that this build would change nothing."""
+        path = self._cache_file()
+        if path is None or not (path.parent / "index.pickle").exists():
+            return None
+        try:
+            with open(path.parent / "index.pickle", "rb") as handle:
+                index = pickle.load(handle)
+            if not isinstance(index, Index) or index.version != self.version:
+                return None
+        except Exception:  # like the State: never trusted when odd
+            return None
+        root = self.config.output_dir
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if (
+            index.state_stat != (st.st_ino, st.st_mtime_ns, st.st_size)
+            or (index.horizon is not None and time.time() >= index.horizon)
+            or _folder_id(root) != index.output_id
+            or index.quick_key != self._quick_key()
+            or not all(os.path.isfile(os.path.join(root, name)) for name in index.files)
+        ):
+            return None
+        return index
 
     # -- stages ----------------------------------------------------------------------------------
 
@@ -416,10 +502,20 @@ class Builder:
         the files the preview server's watcher saw change since the last good build."""
         result = BuildResult()
         t0 = time.perf_counter()
+        if self._state is None and changed is None and (index := self._unchanged_since_index()):
+            result.articles, result.files = index.articles, len(index.files)
+            result.seconds = {"check": time.perf_counter() - t0}
+            if not self.in_place:
+                clean_stale(self.config.output_dir)
+            return result
         articles = self._read(keep_going, result, changed)
         t1 = time.perf_counter()
         config = self.config
-        articles = publishable(articles, config, datetime.now(UTC))
+        now = datetime.now(UTC)
+        due = [a.date for a in articles if a.date and a.date > now and not config.future]
+        self._horizon = min(due).timestamp() if due else None
+        articles = publishable(articles, config, now)
+        self._published = len(articles)
         articles = self._place_images(articles)
         # The whole site is a function of its inputs: when none changed and the output is
         # still there, there is nothing to link, render or write.
@@ -498,6 +594,7 @@ class Builder:
         config = self.config
         theme = tree_digest(config.theme_dir, config.templates_dir)
         parts = [self.version, theme, repr(config), self._gaz_key, self._images_key]
+        parts.append(repr(search_enabled(config)))
         parts += [f"{a.source}:{a.digest}" for a in articles]
         return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 

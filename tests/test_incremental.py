@@ -226,3 +226,35 @@ def test_a_body_edit_re_renders_the_article_not_the_listings_that_show_its_card(
     result = builder(content, out).build()
     assert "index.html" in result.written and "أخبار/index.html" in result.written
     assert "الوفد الكبير" in (out / "index.html").read_text("utf-8")
+
+
+def test_nothing_changed_is_known_without_loading_the_state(tmp_path: Path, monkeypatch):
+    content, out = setup_site(tmp_path)
+    builder(content, out).build()
+
+    def fail(self):
+        raise AssertionError("the State was loaded although nothing changed")
+
+    monkeypatch.setattr(Builder, "_load_state", fail)
+    again = builder(content, out).build()
+    assert (again.articles, again.reread, again.written) == (3, 0, [])
+    (out / "index.html").unlink()  # a file of the site went missing: a real build puts it back
+    monkeypatch.undo()
+    builder(content, out).build()
+    assert (out / "index.html").is_file()
+
+
+def test_a_scheduled_article_appears_when_it_falls_due(tmp_path: Path):
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    content, out = setup_site(tmp_path)
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    (content / "d.md").write_text(
+        f"---\ntitle: خبر مجدول\ndate: {due.isoformat()}\nsection: أخبار\n---\nنص.\n", "utf-8"
+    )
+    assert builder(content, out).build().articles == 3
+    assert builder(content, out).build().articles == 3  # still scheduled: nothing to do
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.2)
+    assert builder(content, out).build().articles == 4
+    assert "خبر مجدول" in home_titles(out)
