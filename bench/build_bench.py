@@ -1,6 +1,7 @@
 """Build benchmark: Sahifa beside Hugo and Pelican on the same synthetic corpus, in one run.
 
     python bench/build_bench.py --sizes 1000 10000 [--anchors /tmp/anchors] [--real]
+    python bench/build_bench.py --sizes 100000 --no-anchors --no-search
 
 Generates the corpora with ../shared/tools/gen_corpus.py (seed 1; markdown for Sahifa, hugo and
 pelican for the anchors), then times each case in its own process under /usr/bin/time:
@@ -37,14 +38,19 @@ def timed(
             ["/usr/bin/time", "-o", out.name, "-f", fmt, *cmd],
             env={**os.environ, **(env or {})},
             cwd=cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             text=True,
         )
         if proc.returncode != 0:
             raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
         wall, user, system, rss = out.read().split()[-4:]
-    return {"wall": float(wall), "cpu": float(user) + float(system), "rss": int(rss) / 1024}
+    stages = [line.strip() for line in proc.stdout.splitlines() if line.startswith("  ")]
+    return {
+        "wall": float(wall),
+        "cpu": float(user) + float(system),
+        "rss": int(rss) / 1024,
+        "stages": stages[-1] if stages else "",
+    }
 
 
 def generate(n: int, fmt: str, work: Path) -> Path:
@@ -69,7 +75,9 @@ def generate(n: int, fmt: str, work: Path) -> Path:
     return out
 
 
-def sahifa_cases(content: Path, work: Path, label: str, extra: list[str]) -> list[tuple[str, dict]]:
+def sahifa_cases(
+    content: Path, work: Path, label: str, extra: list[str], search: bool = True
+) -> list[tuple[str, dict]]:
     """Cold build with search, cold build without (the anchors build no search index), then
     the two rebuild cases on the no-search site."""
     out = work / f"site-{label}"
@@ -77,7 +85,7 @@ def sahifa_cases(content: Path, work: Path, label: str, extra: list[str]) -> lis
     cmd = [
         sys.executable,
         str(ROOT / "build.py"),
-        "-q",
+        "-v",
         "--content",
         str(content),
         "--output",
@@ -85,10 +93,10 @@ def sahifa_cases(content: Path, work: Path, label: str, extra: list[str]) -> lis
         *extra,
     ]
     rows = []
-    for name, args in (
-        (f"Sahifa cold, {label}", []),
-        (f"Sahifa cold, {label}, no search", ["--no-search"]),
-    ):
+    cases = [(f"Sahifa cold, {label}, no search", ["--no-search"])]
+    if search:
+        cases.insert(0, (f"Sahifa cold, {label}", []))
+    for name, args in cases:
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)
         rows.append((name, timed([*cmd, *args], cwd=work)))
@@ -150,6 +158,11 @@ def table(rows: list[tuple[str, dict]]) -> str:
     return "\n".join(lines)
 
 
+def stage_lines(rows: list[tuple[str, dict]]) -> str:
+    """Sahifa's own per-stage times and counts (`-v`), one line per case."""
+    return "\n".join(f"- {name}: {r['stages']}" for name, r in rows if r.get("stages"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -161,6 +174,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "sahifa-bench")
     parser.add_argument("--real", action="store_true", help="also the 2,500 ANT articles")
     parser.add_argument("--jobs", type=int, default=0, help="Sahifa --jobs (0: all cores)")
+    parser.add_argument("--no-anchors", action="store_true", help="Sahifa only (e.g. 100,000)")
+    parser.add_argument("--no-search", action="store_true", help="skip the cold case with search")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     print(
@@ -168,9 +183,11 @@ def main() -> None:
     )
     extra = ["--jobs", str(args.jobs)] if args.jobs else []
     for n in args.sizes:
-        rows = sahifa_cases(generate(n, "markdown", args.work), args.work, str(n), extra)
-        rows += anchor_cases(n, args.work, args.anchors)
-        print(f"\n### {n} articles\n\n{table(rows)}", flush=True)
+        content = generate(n, "markdown", args.work)
+        rows = sahifa_cases(content, args.work, str(n), extra, not args.no_search)
+        if not args.no_anchors:
+            rows += anchor_cases(n, args.work, args.anchors)
+        print(f"\n### {n} articles\n\n{table(rows)}\n\n{stage_lines(rows)}", flush=True)
     if args.real:
         site_toml = args.work / "ant.toml"
         site_toml.write_text(
@@ -180,7 +197,7 @@ def main() -> None:
         if not dev.exists():
             shutil.copytree(SHARED / "corpus" / "ant" / "dev", dev)
         rows = sahifa_cases(dev, args.work, "ANT 2,500", [*extra, "--config", str(site_toml)])
-        print(f"\n### ANT dev (2,500 real articles)\n\n{table(rows)}", flush=True)
+        print(f"\n### ANT dev (2,500 real articles)\n\n{table(rows)}\n\n{stage_lines(rows)}")
 
 
 if __name__ == "__main__":

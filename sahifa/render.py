@@ -33,6 +33,9 @@ def make_env(config: Config) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Every include would stat its file on each page: the builder makes a new environment
+        # whenever a template's bytes change (its theme digest), so checking is never needed.
+        auto_reload=False,
     )
     base = config.base_path
 
