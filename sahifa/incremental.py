@@ -177,11 +177,19 @@ PARALLEL_MIN = 64  # below this many items, starting processes costs more than i
 _WORKER_BUILDER: Builder | None = None  # the running build, set just before work is mapped
 
 
-def _read_one(item: tuple[str, bytes, dict[str, str] | None, tuple[int, int], str]) -> Any:
-    """Read one article; a ContentError is returned, not raised (it must cross processes)."""
+ReadItem = tuple[str, Path, dict[str, str] | None, tuple[int, int], str]
+
+
+def _read_one(item: ReadItem) -> Article | ContentError | None:
+    """Read one file: its Article, None when its bytes hash to the digest already cached (a
+    touch), or the ContentError (returned, not raised: it must cross processes). The bytes
+    are read here, in the worker, so the main process never holds every file at once."""
     builder = _WORKER_BUILDER
     assert builder is not None
-    rel, raw, extra, _, _ = item
+    rel, path, extra, _, old_digest = item
+    raw = path.read_bytes()
+    if source_digest(raw, extra) == old_digest:
+        return None
     try:
         return read_article(rel, raw, default_section=builder.config.default_section, extra=extra)
     except ContentError as exc:
@@ -387,7 +395,7 @@ class Builder:
         With `changed` (the paths the preview server saw change) only those are looked at."""
         manifest = load_manifest(self.config.manifest)
         sources: dict[str, Source] = {}
-        todo: list[tuple[str, bytes, dict[str, str] | None, tuple[int, int], str]] = []
+        todo: list[ReadItem] = []
         order: list[str] = []
         files, fresh = self._content_files(changed, result.skipped if keep_going else None)
         for rel, path in files:
@@ -403,24 +411,22 @@ class Builder:
             if old is not None and same_extra and old.stat == stat:
                 sources[rel] = old
                 continue
-            raw = path.read_bytes()
-            digest = source_digest(raw, extra)
-            if old is not None and old.digest == digest:
-                sources[rel] = replace(old, stat=stat, extra=extra)
-                continue
-            todo.append((rel, raw, extra, stat, digest))
-        extra_of = {item[0]: item[2] for item in todo}
-        for (rel, _, _, stat, digest), outcome in zip(
+            todo.append((rel, path, extra, stat, old.digest if old is not None else ""))
+        result.reread = 0
+        for (rel, _, extra, stat, _), outcome in zip(
             todo, self._map(_read_one, todo, "read"), strict=True
         ):
+            if outcome is None:  # the same bytes under a new mtime
+                sources[rel] = replace(self.state.sources[rel], stat=stat, extra=extra)
+                continue
+            result.reread += 1
             if isinstance(outcome, ContentError):
                 if not keep_going:
                     raise outcome
                 log.error("%s (skipped)", outcome)
                 result.skipped.append(str(outcome))
                 continue
-            sources[rel] = Source(stat, digest, outcome, extra=extra_of[rel])
-        result.reread = len(todo)
+            sources[rel] = Source(stat, outcome.digest, outcome, extra=extra)
         present = [sources[rel] for rel in order if rel in sources]
         _, gaz_key = self._site_gazetteer(present)
         stale = [src for src in present if src.gaz_key != gaz_key]
