@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable
 from datetime import datetime
+from itertools import accumulate
 
 # Harakat, Quranic marks, superscript alef, tatweel: they change nothing for matching.
 _MARKS = (
@@ -77,19 +79,38 @@ def _fold_same_length(text: str) -> str:
 
 
 def tokens(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, folded token) for every word; start/end index the original `text`.
+    """(start, end, folded token) for every word; start/end index the original `text`."""
+    return list(zip(*token_columns(text), strict=True))
 
-    The letters are folded over the whole text at once (same length, so offsets hold);
-    only the tokens that carry harakat, tatweel or bidi marks are then stripped one by one.
+
+# `_TOKEN_RE` with the token captured (its own groups do not capture): `split` then yields
+# gap, token, gap, ..., gap, all in C.
+_SPLIT_RE = re.compile("(" + _TOKEN_RE.pattern + ")")
+
+
+def token_columns(text: str) -> tuple[list[int], list[int], list[str]]:
+    """`tokens` as three parallel lists: starts, ends, folded tokens.
+
+    The letters are folded over the whole text at once (same length, so offsets hold). One
+    regex `split` gives the gaps and the tokens; the offsets are the running sum of their
+    lengths; then only the tokens that carry harakat, tatweel or bidi marks are stripped. No
+    Python code runs per token: a matcher can then skip most words without touching them.
     """
     folded = _fold_same_length(text)
     if len(folded) != len(text):  # a rare lower-casing that changes length (İ)
-        return [(m.start(), m.end(), fold(m.group())) for m in _TOKEN_RE.finditer(text)]
-    found = [(m.start(), m.end(), m.group()) for m in _TOKEN_RE.finditer(folded)]
-    if _MARKS_RE.search(folded) is None:
-        return found
-    strip = _MARKS_RE.sub
-    return [(s, e, strip("", t)) for s, e, t in found]
+        found = [(m.start(), m.end(), fold(m.group())) for m in _TOKEN_RE.finditer(text)]
+        return [t[0] for t in found], [t[1] for t in found], [t[2] for t in found]
+    parts = _SPLIT_RE.split(folded)  # gap, token, gap, token, ..., gap
+    offsets = list(accumulate(map(len, parts)))
+    starts, ends, words = offsets[0:-1:2], offsets[1::2], parts[1::2]
+    if _MARKS_RE.search(folded) is not None:
+        # Marks are few (a shadda, a tatweel): strip the tokens they fall in, and only those.
+        # A mark in a gap touches the next token, which stripping then leaves as it was.
+        strip = _MARKS_RE.sub
+        for k in {bisect_right(ends, m.start()) for m in _MARKS_RE.finditer(folded)}:
+            if k < len(words):
+                words[k] = strip("", words[k])
+    return starts, ends, words
 
 
 def raw_prefix(token: str, folded_chars: int) -> int:

@@ -23,14 +23,16 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+import string
 import tomllib
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import compress, count
 from pathlib import Path
 
-from .arabic import clitic_variants, normalize, raw_prefix, tokens
+from .arabic import clitic_variants, normalize, raw_prefix, token_columns, tokens
 from .errors import ContentError
 from .model import Article, Entity, EntityRef, Mention
 from .urls import slugify
@@ -56,16 +58,30 @@ STOP_WORDS = {
 Seq = tuple[str, ...]
 
 
+# How a word may start a name, for one indexed first token it can stand for: (first token,
+# folded clitic length, the one-word name or None, the second words of the longer names,
+# their lengths longest first, {sequence: name}).
+_Plan = tuple[str, int, str | None, frozenset[str], tuple[int, ...], dict[Seq, str]]
+
+
 @dataclass
 class Matcher:
     """Token sequences by folded first token; each list is longest first."""
 
     index: dict[str, list[tuple[Seq, str]]] = field(default_factory=dict)
     singles: set[str] = field(default_factory=set)  # words that are a whole name by themselves
-    _starts: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
-    # first token -> (lengths, longest first; {sequence: name}): a lookup per length instead of
-    # a scan of every name that starts with a common word (مدينة, قوات, ريف ...).
-    _by_len: dict[str, tuple[tuple[int, ...], dict[Seq, str]]] = field(default_factory=dict)
+    # word -> its plans (see `_Plan`), () when it starts nothing. Only words of `_maybe`.
+    _plans: dict[str, tuple[_Plan, ...]] = field(default_factory=dict)
+    # first token -> (one-word name, second words, lengths > 1, {sequence: name}): a lookup per
+    # length instead of a scan of every name that starts with a common word (مدينة, قوات ...),
+    # and most words that start a long name (علي, مدينة) are followed by none of its second
+    # words: then only the one-word name can match.
+    _by_first: dict[str, tuple[str | None, frozenset[str], tuple[int, ...], dict[Seq, str]]] = (
+        field(default_factory=dict)
+    )
+    # Every way an indexed first token can be written with proclitics: a superset of the words
+    # that may start a name, so a scan drops all other words with one set operation.
+    _maybe: set[str] | None = None
 
     def add(self, seq: Seq, name: str) -> None:
         entries = self.index.setdefault(seq[0], [])
@@ -74,49 +90,81 @@ class Matcher:
             entries.sort(key=lambda e: (-len(e[0]), e[1]))
         if len(seq) == 1:
             self.singles.add(seq[0])
-        self._starts.clear()
-        self._by_len.pop(seq[0], None)
+        self._changed(seq[0])
 
     def remove(self, seq: Seq) -> None:
         entries = self.index.get(seq[0], [])
         entries[:] = [e for e in entries if e[0] != seq]
-        self._starts.clear()
-        self._by_len.pop(seq[0], None)
+        self._changed(seq[0])
 
-    def _lengths(self, first: str) -> tuple[tuple[int, ...], dict[Seq, str]]:
-        hit = self._by_len.get(first)
+    def _changed(self, first: str) -> None:
+        """Forget what depended on `first`: only the words that can stand for it (its
+        proclitic forms, itself included) may start differently now."""
+        self._by_first.pop(first, None)
+        if self._maybe is None:
+            return  # no scan yet, so no plans either (a gazetteer being loaded)
+        forms = _proclitic_forms(first)
+        self._maybe.update(forms)
+        for word in forms:
+            self._plans.pop(word, None)
+
+    def starts(self, word: str) -> tuple[tuple[str, int], ...]:
+        """Indexed first tokens `word` can stand for, with the folded clitic length."""
+        found = [(word, 0)] if word in self.index else []
+        # A clitic comes off only when the whole word is not itself a name (لبنان, بغداد).
+        if word not in self.singles:
+            found += [(v, _clitic_length(word, v)) for v in _variants(word) if v in self.index]
+        return tuple(found)
+
+    def _plan(self, word: str) -> tuple[_Plan, ...]:
+        hit = self._plans.get(word)
+        if hit is None:
+            hit = tuple((first, skip, *self._names(first)) for first, skip in self.starts(word))
+            if self._maybe is not None and word in self._maybe:
+                self._plans[word] = hit  # kept to the words of `_maybe`: a bounded cache
+        return hit
+
+    def _names(
+        self, first: str
+    ) -> tuple[str | None, frozenset[str], tuple[int, ...], dict[Seq, str]]:
+        hit = self._by_first.get(first)
         if hit is None:
             names: dict[Seq, str] = {}
             for seq, name in self.index[first]:  # longest first, then by name: first one wins
                 names.setdefault(seq, name)
-            lengths = tuple(sorted({len(seq) for seq in names}, reverse=True))
-            hit = self._by_len[first] = (lengths, names)
+            longer = tuple(sorted({len(seq) for seq in names if len(seq) > 1}, reverse=True))
+            seconds = frozenset(seq[1] for seq in names if len(seq) > 1)
+            hit = self._by_first[first] = (names.get((first,)), seconds, longer, names)
         return hit
 
-    def starts(self, word: str) -> tuple[tuple[str, int], ...]:
-        """Indexed first tokens `word` can stand for, with the folded clitic length."""
-        hit = self._starts.get(word)
-        if hit is None:
-            found = [(word, 0)] if word in self.index else []
-            # A clitic comes off only when the whole word is not itself a name (لبنان, بغداد).
-            if word not in self.singles:
-                found += [
-                    (v, _clitic_length(word, v)) for v in clitic_variants(word) if v in self.index
-                ]
-            hit = self._starts[word] = tuple(found)
-        return hit
+    def start_positions(self, words: list[str]) -> Iterator[int]:
+        """Indices of the words that may start a name, in order. Set operations and `map`
+        run in C: no Python code runs for the (many) words that start nothing."""
+        maybe = self._maybe
+        if maybe is None:
+            maybe = self._maybe = set()
+            for first in self.index:
+                maybe.update(_proclitic_forms(first))
+        plans = self._plans
+        for word in maybe.intersection(words).difference(plans):
+            self._plan(word)
+        return compress(count(), map(plans.get, words))  # () and None (not in maybe) are falsy
 
-    def match_at(self, toks: list[tuple[int, int, str]], i: int) -> tuple[str, int, int] | None:
-        """(name, token count, folded clitic length) of the longest name starting at token i."""
-        for first, skip in self.starts(toks[i][2]):
-            lengths, names = self._lengths(first)
-            for n in lengths:
-                if i + n > len(toks):
-                    continue
-                seq = (first, *(toks[i + k][2] for k in range(1, n)))
-                name = names.get(seq)
-                if name is not None:
-                    return name, n, skip
+    def match_at(self, words: list[str], i: int) -> tuple[str, int, int] | None:
+        """(name, token count, folded clitic length) of the longest name starting at word i."""
+        total = len(words)
+        plans = self._plans.get(words[i])  # the scan filled it for every word of `_maybe`
+        if plans is None:
+            plans = self._plan(words[i])
+        for first, skip, single, seconds, longer, names in plans:
+            if longer and i + 1 < total and words[i + 1] in seconds:
+                for n in longer:
+                    if i + n <= total:
+                        name = names.get((first, *words[i + 1 : i + n]))
+                        if name is not None:
+                            return name, n, skip
+            if single is not None:
+                return single, 1, skip
         return None
 
     def copy(self) -> Matcher:
@@ -137,6 +185,7 @@ def _clitic_length(word: str, base: str) -> int:
     return len(word) - len(base) + 1
 
 
+@functools.lru_cache(maxsize=65536)  # pure, and the same mentions recur (_people)
 def surface_tokens(surface: str) -> Seq:
     return tuple(t for _, _, t in tokens(normalize(surface)))
 
@@ -215,58 +264,57 @@ def _load_into(gaz: Gazetteer, data: dict) -> None:
 
 
 def _scan(
-    matcher: Matcher, text: str, toks: list[tuple[int, int, str]]
+    matcher: Matcher, text: str, starts: list[int], ends: list[int], words: list[str]
 ) -> list[tuple[str, Mention, int, int]]:
-    """(name, mention, first token, token count) for every match, left to right."""
+    """(name, mention, first token, token count) for every match, left to right. The tokens
+    come as columns (`token_columns`); `words` may hold a stand-in for a masked-out token."""
     found = []
-    cache, n = matcher._starts, len(toks)
-    i = 0
-    while i < n:
-        # Most words start no name: answer those from the cache without a call.
-        hit = cache.get(toks[i][2])
-        if hit == ():
-            i += 1
+    match_at = matcher.match_at
+    resume = 0  # the first word after the last match: a match never starts inside another
+    for i in matcher.start_positions(words):
+        if i < resume:
             continue
-        match = matcher.match_at(toks, i)
+        match = match_at(words, i)
         if match is None:
-            i += 1
             continue
         name, length, skip = match
-        if not name or (i and toks[i - 1][2] in _AGREEMENTS_ANY):
-            i += length  # an ignored phrase, or a treaty's name (اتفاق الطائف): skip its words
+        if not name or (i and words[i - 1] in _AGREEMENTS_ANY):
+            resume = i + length  # an ignored phrase, or a treaty's name (اتفاق الطائف): skip it
             continue
-        if name == GOD and i and _in_compound_name(text, toks, i):
-            i += 1  # عبد الله, نصر الله: part of a person's name, left to discovery
-            continue
-        start, first = toks[i][0], i
-        if length > 1 and toks[i][2] in _HEADS_ANY:
+        if name == GOD and i and _in_compound_name(text, starts, ends, words, i):
+            continue  # عبد الله, نصر الله: part of a person's name, left to discovery
+        start, first = starts[i], i
+        if length > 1 and words[i] in _HEADS_ANY:
             # قطاع غزة, حركة حماس, مدينة الصدر, الملك محمد السادس: the name is what follows,
             # and only that name (جمهورية الصين الشعبية -> الصين).
-            inner = matcher.match_at(toks, i + 1)
+            inner = matcher.match_at(words, i + 1)
             if inner is not None and inner[0] and inner[2] == 0:
                 name, length, first = inner[0], inner[1], i + 1
-                start = toks[first][0]
+                start = starts[first]
             elif length == 2:
-                start, first, length = toks[i + 1][0], i + 1, 1
+                start, first, length = starts[i + 1], i + 1, 1
         elif skip:
-            start += raw_prefix(text[start : toks[i][1]], skip)
-        end = toks[first + length - 1][1]
+            start += raw_prefix(text[start : ends[i]], skip)
+        end = ends[first + length - 1]
         found.append((name, Mention(text[start:end], start, end), first, length))
-        i = first + length
+        resume = first + length
     return found
 
 
-def _in_compound_name(text: str, toks: list[tuple[int, int, str]], i: int) -> bool:
+def _in_compound_name(
+    text: str, starts: list[int], ends: list[int], words: list[str], i: int
+) -> bool:
     """Token i (الله) ends a compound given name with the word before it."""
-    prev = toks[i - 1][2]
-    return _adjacent(text, toks, i) and (
+    prev = words[i - 1]
+    gap = text[ends[i - 1] : starts[i]]  # adjacent: only white space, no new line
+    return (not gap.strip() and "\n" not in gap) and (
         prev in _NAME_LINKS or prev in FIRST_NAMES or prev in WEAK_NAMES or prev in _GOD_COMPOUNDS
     )
 
 
 def find_mentions(gaz: Gazetteer, text: str) -> list[tuple[str, Mention]]:
     """All (canonical name, mention) pairs in `text`, left to right, longest match first."""
-    return [(name, m) for name, m, _, _ in _scan(gaz.matcher, text, tokens(text))]
+    return [(name, m) for name, m, _, _ in _scan(gaz.matcher, text, *token_columns(text))]
 
 
 @dataclass(frozen=True)
@@ -282,8 +330,9 @@ class Found:
 def analyse(gaz: Gazetteer, text: str, candidates: bool = True) -> list[Found]:
     """Every known entity and (optionally) every discovered candidate in `text`, by first
     mention. Candidates' later mentions (the same words again) are found too."""
-    toks = tokens(text)
-    known = _scan(gaz.matcher, text, toks)
+    starts, ends, words = token_columns(text)
+    toks = list(zip(starts, ends, words, strict=True))
+    known = _scan(gaz.matcher, text, starts, ends, words)
     taken = [False] * len(toks)
     for _, _, i, n in known:
         taken[i : i + n] = [True] * n
@@ -297,7 +346,8 @@ def analyse(gaz: Gazetteer, text: str, candidates: bool = True) -> list[Found]:
         groups[name].append(mention)
     found_known = set(groups)
     if candidates:
-        for cand in _candidates(gaz, text, toks, taken, _people(gaz, known)):
+        cols = (starts, ends, words)
+        for cand in _candidates(gaz, text, toks, cols, taken, _people(gaz, known)):
             if cand.name not in types:
                 types[cand.name] = cand.type
             groups[cand.name].extend(cand.mentions)
@@ -350,12 +400,16 @@ def _candidates(
     gaz: Gazetteer,
     text: str,
     toks: list[tuple[int, int, str]],
+    cols: tuple[list[int], list[int], list[str]],
     taken: list[bool],
     people: dict[str, str] | None = None,
 ) -> list[Candidate]:
     """Discovered names with all their mentions in this text (outside known mentions), and
-    the later surname-only mentions of `people` (surname -> known person named in full)."""
-    cands = [c for c in discover_in_tokens(text, toks, taken) if c.seq not in gaz.ignored]
+    the later surname-only mentions of `people` (surname -> known person named in full).
+    `cols` are the same tokens as `toks`, as columns (`token_columns`)."""
+    starts, ends, words = cols
+    found = discover_in_tokens(text, toks, taken, words, starts)
+    cands = [c for c in found if c.seq not in gaz.ignored]
     if not cands and not people:
         return []
     local = Matcher()
@@ -378,9 +432,11 @@ def _candidates(
         ):
             local.add((last,), name)
             by_name.setdefault(name, Candidate(name, "person", (last,)))
-    free = [t if not taken[i] else (t[0], t[1], "\0") for i, t in enumerate(toks)]
+    free = list(words)
+    for i in compress(count(), taken):  # the few known tokens, masked out
+        free[i] = "\0"
     mentions: dict[str, list[Mention]] = defaultdict(list)
-    for name, mention, _, n in _scan(local, text, free):
+    for name, mention, _, n in _scan(local, text, starts, ends, free):
         if n == 1 and not mentions[name] and len(by_name[name].seq) > 1:
             continue  # a surname before its person's full name is someone (or something) else
         mentions[name].append(mention)
@@ -433,16 +489,19 @@ HEADS = (
 )
 
 
+def _proclitic_forms(word: str) -> list[str]:
+    """`word` as it may be written with proclitics: every word whose `clitic_variants` can
+    give `word` (their length limits aside), and `word` itself."""
+    forms = [word, "ب" + word, "ل" + word, "ك" + word]
+    if word.startswith("ال"):
+        forms.append("لل" + word[2:])  # لل = ل + ال, alef dropped
+    return [conj + form for conj in ("", "و", "ف") for form in forms]
+
+
 def _with_proclitics(words: frozenset[str]) -> frozenset[str]:
     """`words` as they may be written with proclitics (وقطاع, بحركة, للملك), so the scanner
     tests a token with one set lookup instead of a call per match."""
-    out = set()
-    for w in words:
-        forms = [w, "ب" + w, "ل" + w, "ك" + w]
-        if w.startswith("ال"):
-            forms.append("لل" + w[2:])  # لل = ل + ال, alef dropped
-        out.update(conj + form for conj in ("", "و", "ف") for form in forms)
-    return frozenset(out)
+    return frozenset(form for w in words for form in _proclitic_forms(w))
 
 
 _HEADS_ANY = _with_proclitics(HEADS)
@@ -554,7 +613,18 @@ def _as(word: str, words: frozenset[str] | dict[str, str]) -> str | None:
     """`word` or its clitic-stripped base, if it is in `words`."""
     if word in words:
         return word
-    return next((v for v in _variants(word) if v in words), None)
+    for v in _variants(word):
+        if v in words:
+            return v
+    return None
+
+
+# Supersets for filters that run in C: every word `_as(word, TITLES)` or `_given(word)` can
+# accept is in these (the exact test then runs on those words only).
+_TITLES_ANY = _with_proclitics(TITLES)
+_GIVEN_ANY = frozenset(form for w in FIRST_NAMES | WEAK_NAMES for form in (w, "و" + w, "ف" + w))
+_ASCII_UPPER = frozenset(string.ascii_uppercase)
+_ASCII_UPPER_RE = re.compile("[A-Z]")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -569,12 +639,21 @@ def _adjacent(text: str, toks: list[tuple[int, int, str]], j: int) -> bool:
 
 
 def discover_in_tokens(
-    text: str, toks: list[tuple[int, int, str]], taken: list[bool]
+    text: str,
+    toks: list[tuple[int, int, str]],
+    taken: list[bool],
+    words: list[str] | None = None,
+    starts: list[int] | None = None,
 ) -> list[Candidate]:
     """Names that are not in the list, from their shape and context; `taken` marks tokens
-    already inside a known mention."""
-    found = _quoted(text, toks, taken) + _latin(text, toks, taken) + _titled(text, toks, taken)
-    found += _given_named(text, toks, taken)
+    already inside a known mention. `words` and `starts`, when given, are the columns of
+    `toks` (folded tokens, start offsets), so they are not built again."""
+    if words is None:
+        words = [t[2] for t in toks]
+    if starts is None:
+        starts = [t[0] for t in toks]
+    found = _quoted(text, toks, starts, taken) + _latin(text, toks, starts, taken)
+    found += _titled(text, toks, words, taken) + _given_named(text, toks, words, taken)
     best: dict[Seq, Candidate] = {}
     for cand in found:  # one candidate per name; a specific type beats 'other'
         old = best.get(cand.seq)
@@ -595,8 +674,9 @@ def _make(
     return Candidate(text[start : toks[j - 1][1]], type_, seq)
 
 
-def _quoted(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> list[Candidate]:
-    starts = [t[0] for t in toks]
+def _quoted(
+    text: str, toks: list[tuple[int, int, str]], starts: list[int], taken: list[bool]
+) -> list[Candidate]:
     out = []
     for m in _QUOTE.finditer(text):
         i, j = bisect.bisect_left(starts, m.start(1)), bisect.bisect_left(starts, m.end(1))
@@ -620,13 +700,18 @@ def _is_acronym(word: str) -> bool:
     return len(letters) >= 2 and word.isascii() and all(c.isupper() for c in letters)
 
 
-def _latin(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> list[Candidate]:
+def _latin(
+    text: str, toks: list[tuple[int, int, str]], starts: list[int], taken: list[bool]
+) -> list[Candidate]:
     """Runs of capitalised Latin words (Reuters, Human Rights Watch) and acronyms (SY24)."""
-    out = []
-    i = 0
-    while i < len(toks):
-        if taken[i] or not _is_latin_name(text, toks[i]):
-            i += 1
+    out: list[Candidate] = []
+    if _ASCII_UPPER_RE.search(text) is None:
+        return out
+    resume = 0  # past the last run: a run is never started inside another
+    # Only the tokens whose first character is A-Z are looked at (a filter in C).
+    initials = map(text.__getitem__, starts)
+    for i in compress(count(), map(_ASCII_UPPER.__contains__, initials)):
+        if i < resume or taken[i] or not _is_latin_name(text, toks[i]):
             continue
         j = i + 1
         while (
@@ -640,7 +725,7 @@ def _latin(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> li
         if not all(w in _LATIN_STOP for w in words) and _latin_context(text, toks, i, j):
             acronym = j - i == 1 and _is_acronym(text[toks[i][0] : toks[i][1]])
             out.append(_make(text, toks, i, j, "organisation" if acronym else "other"))
-        i = j
+        resume = j
     return out
 
 
@@ -659,12 +744,15 @@ def _is_latin_name(text: str, tok: tuple[int, int, str]) -> bool:
     return first.isascii() and first.isupper() and tok[2].isascii()
 
 
-def _titled(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> list[Candidate]:
+def _titled(
+    text: str, toks: list[tuple[int, int, str]], words: list[str], taken: list[bool]
+) -> list[Candidate]:
     """People introduced by a title: title, its qualifiers (ال… words, باسم, known places),
     then two or three name words not starting with ال."""
     out = []
-    for i, (_, _, word) in enumerate(toks):
-        if taken[i] or _as(word, TITLES) is None:
+    # Only the words that can be a title with its proclitics are looked at (a filter in C).
+    for i in compress(count(), map(_TITLES_ANY.__contains__, words)):
+        if taken[i] or _as(words[i], TITLES) is None:
             continue
         j = i + 1
         while (
@@ -707,11 +795,14 @@ def _given(word: str) -> str | None:
     return None
 
 
-def _given_named(text: str, toks: list[tuple[int, int, str]], taken: list[bool]) -> list[Candidate]:
+def _given_named(
+    text: str, toks: list[tuple[int, int, str]], words: list[str], taken: list[bool]
+) -> list[Candidate]:
     """People with no title: a listed given name then one to three name words. A weak given
     name (حسن, أمل) needs another given name or a nisba surname after it."""
     out = []
-    for i, (_, _, word) in enumerate(toks):
+    for i in compress(count(), map(_GIVEN_ANY.__contains__, words)):  # `_given` may hold
+        word = words[i]
         if taken[i]:
             continue
         base = _given(word)
@@ -867,9 +958,9 @@ def candidate_counts(
     n_mentions: Counter[str] = Counter()
     for art in arts:
         text = art.text
-        toks = tokens(text)
-        taken = {i + k for _, _, i, n in _scan(gaz.matcher, text, toks) for k in range(n)}
-        seen = [name for name, _, i, _ in _scan(local, text, toks) if i not in taken]
+        cols = token_columns(text)
+        taken = {i + k for _, _, i, n in _scan(gaz.matcher, text, *cols) for k in range(n)}
+        seen = [name for name, _, i, _ in _scan(local, text, *cols) if i not in taken]
         n_mentions.update(seen)
         n_articles.update(set(seen))
     return {name: (_best_type(types[name]), n_articles[name], n_mentions[name]) for name in types}

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from sahifa.arabic import clitic_variants, normalize, raw_prefix, tokens
+from sahifa.arabic import (
+    _TOKEN_RE,
+    clitic_variants,
+    fold,
+    normalize,
+    raw_prefix,
+    token_columns,
+    tokens,
+)
 
 
 def test_normalize_folds_marks_alef_ya_ta_marbuta_and_digits():
@@ -20,6 +28,17 @@ def test_tokens_keep_offsets_into_the_original_text():
     for start, end, folded in tokens(text):
         assert normalize(text[start:end]) == folded
     assert [t[2] for t in tokens(text)] == ["قال", "سوريا", "ولبنان", "بدير", "الزور"]
+
+
+def test_token_columns_strip_marks_only_inside_tokens():
+    # Harakat and tatweel inside words, a bidi mark in a gap and at the very end, a word that
+    # is only a tatweel, a Latin compound: the same as folding each regex match by itself.
+    text = "قالَ \u200fالمتحدثُ:  «ســوريا»\u200f ـ AT&T و U.S. ١٢٣\u200f"
+    expected = [(m.start(), m.end(), fold(m.group())) for m in _TOKEN_RE.finditer(text)]
+    assert list(zip(*token_columns(text), strict=True)) == expected == tokens(text)
+    assert [t[2] for t in expected] == ["قال", "المتحدث", "سوريا", "", "at&t", "و", "u.s", "123"]
+    assert token_columns("") == ([], [], [])
+    assert tokens("  ،  ") == []
 
 
 def test_arabic_punctuation_never_sticks_to_a_word():

@@ -241,3 +241,46 @@ def test_listed_person_found_again_by_surname_in_the_same_text(gaz):
     assert found["جورج حبش"] == ("person", ["جورج حبش", "حبش"])
     found = _mentions(gaz, "خرج الحسين بن علي إلى الكوفة ووقف على الباب")
     assert found["الحسين بن علي"][1] == ["الحسين بن علي"]  # على is not "علي" of the name
+
+
+# Speed structures: the caches and C-level filters must never change what is found ----------
+
+
+def test_a_name_added_after_a_scan_is_found_with_its_proclitics():
+    gaz = load_gazetteer(None).copy()
+    text = "وصلت القافلة إلى وبزرنوقة ثم إلى زرنوقة"
+    assert names(gaz, text) == []  # the scan fills the matcher's caches
+    gaz.add("زرنوقة", "place")
+    assert [(n, m.text) for n, m in find_mentions(gaz, text)] == [
+        ("زرنوقة", "زرنوقة"),
+        ("زرنوقة", "زرنوقة"),
+    ]
+    gaz.ignore("زرنوقة")
+    assert names(gaz, text) == []
+
+
+def test_extract_with_a_declared_entity_updates_later_scans(gaz):
+    local = gaz.copy()
+    assert names(local, "قرب زرنوقة") == []  # the scan fills the matcher's caches
+    art = read_article("a.md", "---\ntitle: خبر\nentities: [زرنوقة]\n---\nنص\n".encode())
+    extract(local, art)
+    assert names(local, "قرب زرنوقة ولزرنوقة") == ["زرنوقة", "زرنوقة"]
+    assert names(gaz, "قرب زرنوقة") == []  # the copy only
+
+
+def test_scan_filters_are_supersets_of_the_exact_tests(gaz):
+    # Every word that may start a name, be a title or a given name (with any proclitics)
+    # passes the set filter that lets the scans skip all other words.
+    from sahifa.entities import _GIVEN_ANY, _TITLES_ANY, TITLES, _as, _given
+
+    prefixes = ("", "و", "ف", "ب", "ل", "ك", "لل", "وب", "ول", "فك", "ولل", "فلل", "وال", "بال")
+    firsts = list(gaz.matcher.index)[:400] + sorted(TITLES) + ["محمد", "حسن", "علي"]
+    words = [p + (w[2:] if p.endswith("لل") else w) for w in firsts for p in prefixes]
+    list(gaz.matcher.start_positions(["دمشق"]))  # builds the matcher's filter
+    for word in words:
+        if gaz.matcher.starts(word):
+            assert word in gaz.matcher._maybe, word
+        if _as(word, TITLES) is not None:
+            assert word in _TITLES_ANY, word
+        if _given(word) is not None:
+            assert word in _GIVEN_ANY, word
