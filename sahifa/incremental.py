@@ -36,6 +36,7 @@ from .entities import (
     promote_discovered,
 )
 from .errors import ContentError, SahifaError
+from .frontpage import ThemeData
 from .images import image_size, place_images
 from .model import Article, EntityRef, Site
 from .pipeline import (
@@ -51,6 +52,7 @@ from .readers import read_article, source_digest
 from .relate import RelateMemo, relate_cached
 from .render import (
     PageJob,
+    article_job,
     context_key,
     make_env,
     page_jobs,
@@ -242,6 +244,8 @@ class Builder:
         self.version = code_version()
         self._state: State | None = None
         self._horizon: float | None = None
+        self._last: tuple[Site, ThemeData] | None = None  # the last planned site (previews)
+        self._sizes: dict[str, tuple[int, int]] = {}  # image sizes of the last build
         self._published = 0
         self.gaz: Gazetteer | None = None
         self._gaz_key = ""
@@ -575,12 +579,71 @@ class Builder:
             ordered, self.gaz, config.related_count, config.ascii_slugs, related=related
         )
 
+    def preview(self, path: Path) -> BuildResult | None:
+        """Re-render only the page of the article at `path`, against the last build's site,
+        and write it in place: what the preview server shows the editor at once, before the
+        full build brings every other page (listings, related blocks, feeds) up to date.
+
+        None (do a full build only) unless the file is an article the last build published
+        whose URL and visibility stay the same. The full build that follows re-renders the
+        page from scratch; its bytes are normally the same, so the page reloads once."""
+        if self._last is None or self._env is None or not self.in_place or self.gaz is None:
+            return None
+        site, theme = self._last
+        config = self.config
+        try:
+            rel = path.absolute().relative_to(config.content_dir.absolute()).as_posix()
+        except ValueError:
+            return None
+        shown = next((a for a in site.articles if a.source == rel), None)
+        cached = self.state.sources.get(rel)
+        if shown is None or cached is None or not path.is_file():
+            return None
+        extra = load_manifest(config.manifest).get(path.name)
+        try:
+            art = read_article(
+                rel, path.read_bytes(), default_section=config.default_section, extra=extra
+            )
+        except (ContentError, OSError):
+            return None  # the full build reports it, with the overlay
+        before = cached.article
+        if (art.slug, art.section, art.draft, art.date) != (
+            before.slug,
+            before.section,
+            before.draft,
+            before.date,
+        ):
+            return None  # a new URL or place in the lists: only a full build gets it right
+        art = replace(
+            art,
+            entities=extract(self.gaz, art),
+            slug=shown.slug,
+            path=shown.path,
+            body_html=place_images(art.body_html, self._sizes, config.base_path),
+        )
+        job = article_job(site, theme, art, config)
+        try:
+            data = render_job(self._env, job)
+        except Exception:  # a template error: the full build reports it
+            return None
+        stage = Patch(config.output_dir)
+        try:
+            stage.put(job.file, data)
+            stage.commit([])
+        except BaseException:
+            stage.abort()
+            raise
+        # What is on disk now: the full build then leaves the file alone when it renders the
+        # same bytes (its page key is still the old one, so it does render it again).
+        self.state.file_hashes[job.file] = hashlib.sha1(data).hexdigest()
+        return BuildResult(articles=len(site.articles), written=[job.file], rendered=1)
+
     def _place_images(self, articles: list[Article]) -> list[Article]:
         """Read content/'s images (published as they are) and size the <img> that show them."""
         self._images = {
             rel: path.read_bytes() for rel, path in discover_images(self.config.content_dir)
         }
-        sizes = {
+        sizes = self._sizes = {
             f"/{rel}": size for rel, data in self._images.items() if (size := image_size(data))
         }
         listing = "".join(
@@ -637,7 +700,8 @@ class Builder:
         keys: dict[str, str] = {}
         todo: list[PageJob] = []
         memo: dict[int, tuple[Any, str]] = {}
-        for job in page_jobs(site, config):
+        self._last = (site, ThemeData.of(site, config))
+        for job in page_jobs(site, config, self._last[1]):
             key = hashlib.sha1((theme + context_key(job, memo)).encode()).hexdigest()
             keys[job.file] = key
             if self.state.page_keys.get(job.file) != key or not self._kept(job.file):

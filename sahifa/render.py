@@ -131,17 +131,30 @@ class PageJob:
     context: dict[str, Any]
 
 
-def page_jobs(site: Site, config: Config) -> Iterator[PageJob]:
+def article_job(
+    site: Site, theme: frontpage.ThemeData, article: Article, config: Config
+) -> PageJob:
+    """The page of one article."""
+    common = {"sections": tuple(site.section_paths.items())}
+    ctx = article_context(site, article, config) | theme.article_context(article)
+    return PageJob(output_file(article.path), "article.html", {**common, **ctx})
+
+
+def page_jobs(
+    site: Site, config: Config, theme: frontpage.ThemeData | None = None
+) -> Iterator[PageJob]:
     """Every page of the site, in a stable order. Pure: no rendering, no files.
 
     Contexts hold plain values only (never the whole Site) so that `context_key` sees every
     input of a page, and an incremental build can skip the pages whose key did not change.
+    `theme` is `frontpage.ThemeData.of(site, config)`, made here when not given.
     """
     common = {"sections": tuple(site.section_paths.items())}
-    theme = frontpage.ThemeData.of(site, config)
+    theme = theme or frontpage.ThemeData.of(site, config)
     for article in site.articles:
-        ctx = article_context(site, article, config) | theme.article_context(article)
-        yield PageJob(output_file(article.path), "article.html", {**common, **ctx})
+        job = article_job(site, theme, article, config)
+        # The one shared menu tuple on every page: page keys memoise it by identity.
+        yield PageJob(job.file, job.template, {**job.context, **common})
     yield from _listing(
         common, "home.html", site.articles, "/", config, title=config.title, front=theme.front
     )

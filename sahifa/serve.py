@@ -516,6 +516,7 @@ class DevServer:
         self.last_build: Any = None
         self.build_seconds = 0.0  # the last good build, in the builder
         self.notify_seconds = 0.0  # the last good build, from the first change seen to pages told
+        self.preview_seconds = 0.0  # the last one-article preview, from the change to pages told
         self._builder: Builder | None = None
         self._good_once = False
         self._dirty: set[Path] = set()  # changes not yet in a good build
@@ -641,7 +642,23 @@ class DevServer:
                 since = self._first_change
             if config_changed:
                 self._reload_config()
+            elif len(changed) == 1:
+                self._preview(next(iter(changed)), since)
             self._build(changed, since=since)
+
+    def _preview(self, path: Path, since: float) -> None:
+        """One article saved: show the editor its page at once (sahifa.incremental's
+        `Builder.preview`), then let the full build bring the rest of the site up to date."""
+        preview = getattr(self._builder, "preview", None)
+        if preview is None or not self._good_once or self.hub.error is not None:
+            return
+        try:
+            result = preview(path)
+        except Exception:  # anything odd: the full build that follows reports it
+            return
+        if result is not None and result.written:
+            self.hub.good(result)
+            self.preview_seconds = time.monotonic() - since if since else 0.0
 
     def _reload_config(self) -> None:
         try:

@@ -258,3 +258,27 @@ def test_a_scheduled_article_appears_when_it_falls_due(tmp_path: Path):
     time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.2)
     assert builder(content, out).build().articles == 4
     assert "خبر مجدول" in home_titles(out)
+
+
+def test_preview_renders_the_saved_article_then_the_full_build_leaves_it_alone(tmp_path: Path):
+    content, out = setup_site(tmp_path)
+    b = builder(content, out, in_place=True)
+    b.build()
+    page = "أخبار/سوق-في-حلب/index.html"
+    home = (out / "index.html").read_bytes()
+    # The same places named: the related block and entity list stay as they were.
+    body = "افتتح سوق كبير في حلب قرب دمشق."
+    (content / "b.md").write_text(article("سوق في حلب", 2, body), "utf-8")
+    shown = b.preview(content / "b.md")
+    assert shown is not None and shown.written == [page]
+    assert "سوق كبير" in (out / page).read_text("utf-8")
+    assert (out / "index.html").read_bytes() == home  # the rest waits for the full build
+    full = b.build(changed={content / "b.md"})
+    assert page not in full.written  # the same bytes: the open page is not reloaded twice
+    assert "سوق كبير" in (out / "index.html").read_text("utf-8")
+    # A new title is a new URL: no preview, the full build does it all.
+    (content / "b.md").write_text(article("سوق جديد في حلب", 2, "نص."), "utf-8")
+    assert b.preview(content / "b.md") is None
+    # A broken file: no preview either (the full build reports the error).
+    (content / "b.md").write_text("---\ntitle: [\n---\n", "utf-8")
+    assert b.preview(content / "b.md") is None
