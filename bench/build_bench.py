@@ -1,7 +1,7 @@
 """Build benchmark: Sahifa beside Hugo and Pelican on the same synthetic corpus, in one run.
 
     python bench/build_bench.py --sizes 1000 10000 [--anchors /tmp/anchors] [--real]
-    python bench/build_bench.py --sizes 100000 --no-anchors --no-search
+    python bench/build_bench.py --sizes 100000 --no-anchors --no-search --future
 
 Generates the corpora with ../shared/tools/gen_corpus.py (seed 1; markdown for Sahifa, hugo and
 pelican for the anchors), then times each case in its own process under /usr/bin/time:
@@ -176,12 +176,17 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=0, help="Sahifa --jobs (0: all cores)")
     parser.add_argument("--no-anchors", action="store_true", help="Sahifa only (e.g. 100,000)")
     parser.add_argument("--no-search", action="store_true", help="skip the cold case with search")
+    parser.add_argument(
+        "--future", action="store_true", help="publish future-dated articles (large corpora)"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     extra = ["--jobs", str(args.jobs)] if args.jobs else []
+    # gen_corpus dates 100,000 articles past today: without --future ~30 % are scheduled
+    extra += ["--future"] if args.future else []
     for n in args.sizes:
         content = generate(n, "markdown", args.work)
         rows = sahifa_cases(content, args.work, str(n), extra, not args.no_search)
