@@ -32,6 +32,7 @@ def assign_paths(
     from a title that is already taken gets '-2', '-3', ... in source-path order.
     """
     taken: dict[str, str] = {}
+    next_suffix: dict[str, int] = {}
     out: list[Article] = []
     for art in sorted(articles, key=lambda a: (not a.explicit_slug, a.source)):
         path = article_path(art, ascii_only)
@@ -45,9 +46,12 @@ def assign_paths(
                 log.error("%s (skipped)", exc)
                 skipped.append(str(exc))
                 continue
-            n = 2
+            # Resume counting where the last collision on this path stopped: many articles
+            # with one title would otherwise probe -2, -3, ... from the start each time.
+            n = next_suffix.get(path, 2)
             while article_path(replace(art, slug=f"{art.slug}-{n}"), ascii_only) in taken:
                 n += 1
+            next_suffix[path] = n + 1
             art = replace(art, slug=f"{art.slug}-{n}")
             path = article_path(art, ascii_only)
         taken[path] = art.source
