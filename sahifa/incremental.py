@@ -247,6 +247,7 @@ class Builder:
         self._last: tuple[Site, ThemeData] | None = None  # the last planned site (previews)
         self._sizes: dict[str, tuple[int, int]] = {}  # image sizes of the last build
         self._published = 0
+        self._quick = ""  # this build's Builder._quick_key, taken before reading
         self.gaz: Gazetteer | None = None
         self._gaz_key = ""
         self._base: tuple[Gazetteer, str] | None = None
@@ -299,11 +300,11 @@ class Builder:
         with open(tmp, "wb") as handle:
             pickle.dump(self.state, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-        if self.state.inputs_key:  # a complete build (nothing skipped): worth a quick check
+        if self.state.inputs_key and self._quick:  # a complete build: worth a quick check
             st = os.stat(path)
             entry = Index(
                 self.version,
-                self._quick_key(),
+                self._quick,
                 self._horizon,
                 self.state.output_id,
                 sorted(self.state.file_hashes),
@@ -332,7 +333,7 @@ class Builder:
             parts.append(f"{path}:{st.st_mtime_ns}:{st.st_size}")
         return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
-    def _unchanged_since_index(self) -> Index | None:
+    def _unchanged_since_index(self, quick_key: str) -> Index | None:
         """The saved Index when it proves that this build would change nothing."""
         path = self._cache_file()
         if path is None or not (path.parent / "index.pickle").exists():
@@ -353,7 +354,7 @@ class Builder:
             index.state_stat != (st.st_ino, st.st_mtime_ns, st.st_size)
             or (index.horizon is not None and time.time() >= index.horizon)
             or _folder_id(root) != index.output_id
-            or index.quick_key != self._quick_key()
+            or index.quick_key != quick_key
             or not all(os.path.isfile(os.path.join(root, name)) for name in index.files)
         ):
             return None
@@ -512,7 +513,14 @@ class Builder:
         the files the preview server's watcher saw change since the last good build."""
         result = BuildResult()
         t0 = time.perf_counter()
-        if self._state is None and changed is None and (index := self._unchanged_since_index()):
+        # Taken before anything is read, once per build: a file saved during the build then
+        # no longer matches the index, and the next build looks at it.
+        self._quick = self._quick_key() if self.cache_dir is not None and changed is None else ""
+        if (
+            self._state is None
+            and self._quick
+            and (index := self._unchanged_since_index(self._quick))
+        ):
             result.articles, result.files = index.articles, len(index.files)
             result.seconds = {"check": time.perf_counter() - t0}
             if not self.in_place:
