@@ -322,7 +322,8 @@ class Builder:
         parts = [self.version, repr(config), tree_digest(config.theme_dir, config.templates_dir)]
         parts.append(repr(search_enabled(config)))  # SAHIFA_SEARCH=0 is not in the config
         extra = [config.manifest, config.content_dir / "entities.toml"]
-        files = [path for _, path in discover(config.content_dir)]
+        # A refused file (a link out of content/) is left to the real read to report.
+        files = [path for _, path in discover(config.content_dir, [], quiet=True)]
         files += [path for _, path in discover_images(config.content_dir)]
         for path in [*files, *(p for p in extra if p is not None)]:
             try:

@@ -32,7 +32,9 @@ class BuildReport:
         return f"{self.articles} articles, {self.pages} files in {total:.2f} s"
 
 
-def discover(content: Path, skipped: list[str] | None = None) -> list[tuple[str, Path]]:
+def discover(
+    content: Path, skipped: list[str] | None = None, quiet: bool = False
+) -> list[tuple[str, Path]]:
     """Content files as (path relative to content/, file), sorted; hidden files ignored.
 
     A symlink that points outside content/ is refused: a build must never publish a file
@@ -52,7 +54,8 @@ def discover(content: Path, skipped: list[str] | None = None) -> list[tuple[str,
             exc = ContentError(rel, "is a link to a file outside the content folder")
             if skipped is None:
                 raise exc
-            log.error("%s (skipped)", exc)
+            if not quiet:
+                log.error("%s (skipped)", exc)
             skipped.append(str(exc))
             continue
         found.append((rel, content / rel))

@@ -399,12 +399,6 @@ def publish_groups(site: Site, config: Config) -> Iterator[FileGroup]:
     yield FileGroup("robots", "", lambda: [("robots.txt", robots_txt(config))])
 
 
-def publish_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
-    """Every feed, the sitemaps and robots.txt as (relative output file, bytes)."""
-    for group in publish_groups(site, config):
-        yield from group.make()
-
-
 def feed_links(page_path: str, title: str, config: Config) -> list[dict[str, str]]:
     """`<link rel="alternate">` data for the feeds of one listing page (root-relative hrefs)."""
     labels = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}

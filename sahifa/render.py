@@ -230,20 +230,6 @@ def render_job(env: jinja2.Environment, job: PageJob) -> bytes:
     return _render(env, job.template, **job.context)
 
 
-def render_site(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
-    """Yield (relative output file, bytes) for every page of the site."""
-    env = make_env(config)
-    for job in page_jobs(site, config):
-        yield job.file, render_job(env, job)
-    yield from site_files(site, config)
-
-
-def site_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
-    """Files made straight from the Site rather than from one template per page."""
-    for group in site_groups(site, config):
-        yield from group.make()
-
-
 def site_groups(site: Site, config: Config) -> Iterator[publish.FileGroup]:
     """Feeds, sitemaps, robots.txt (sahifa.publish), the search script and index (sahifa.search),
     in groups an incremental build can keep when their key did not change."""
@@ -349,7 +335,6 @@ def static_files(config: Config) -> Iterator[tuple[str, bytes]]:
 __all__ = [
     "Pager",
     "PageJob",
-    "render_site",
     "page_jobs",
     "static_files",
     "output_file",

@@ -235,12 +235,6 @@ def _canonical_filters(files: dict[str, bytes]) -> dict[str, bytes]:
     return out
 
 
-def search_files(site: Site, config: Config) -> Iterator[tuple[str, bytes]]:
-    """The search script, and the Pagefind index unless indexing is switched off."""
-    for group in search_groups(site, config):
-        yield from group.make()
-
-
 def search_groups(site: Site, config: Config) -> Iterator[FileGroup]:
     """The script, and the index as one group keyed by every article (any change re-indexes)."""
     yield FileGroup("search-script", "", lambda: [("search/search.js", SEARCH_JS.encode("utf-8"))])

@@ -72,32 +72,6 @@ def check_inside(root: Path, rel: str) -> Path:
     return root.joinpath(*parts)
 
 
-def write_site(files: Iterable[tuple[str, bytes]], output: Path) -> int:
-    """Write every (relative path, bytes) into a fresh folder, then swap it in. Returns a count."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(output)
-    tmp = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    count = 0
-    try:
-        seen: set[str] = set()
-        for rel, data in files:
-            if rel in seen:
-                raise SahifaError(f"two pages want the same file {rel!r}")
-            seen.add(rel)
-            target = check_inside(tmp, rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            count += 1
-        swap_into_place(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return count
-
-
 def swap_into_place(tmp: Path, output: Path) -> None:
     """Make the complete folder `tmp` the new `output`, atomically where the system allows."""
     if not output.exists():
