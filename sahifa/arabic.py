@@ -11,7 +11,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable
 from datetime import datetime
-from itertools import accumulate
+from itertools import accumulate, islice
 
 # Harakat, Quranic marks, superscript alef, tatweel: they change nothing for matching.
 _MARKS = (
@@ -182,9 +182,16 @@ _LTR_CHARS = re.compile(r"[A-Za-z\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF]")
 
 
 def text_direction(text: str) -> str | None:
-    """'ltr' when a block is mostly Latin (so it needs its own `dir`), else None."""
-    rtl, ltr = len(_RTL_CHARS.findall(text)), len(_LTR_CHARS.findall(text))
-    return "ltr" if ltr > 2 * rtl and ltr > 0 else None
+    """'ltr' when a block is mostly Latin (more than twice as many Latin letters as Arabic
+    ones: it needs its own `dir`), else None."""
+    ltr = len(_LTR_CHARS.findall(text))
+    if not ltr:
+        return None  # most Arabic paragraphs: no need to count their letters
+    # Count Arabic letters only until they outnumber half the Latin ones (a long Arabic
+    # paragraph with one English name stops after a few letters).
+    enough = (ltr + 1) // 2  # rtl >= enough  <=>  not (ltr > 2 * rtl)
+    rtl = sum(1 for _ in islice(_RTL_CHARS.finditer(text), enough))
+    return "ltr" if rtl < enough else None
 
 
 # Digits and dates ---------------------------------------------------------------------------------

@@ -180,22 +180,27 @@ _WORKER_BUILDER: Builder | None = None  # the running build, set just before wor
 
 
 ReadItem = tuple[str, Path, dict[str, str] | None, tuple[int, int], str]
+Read = tuple[Article, tuple[tuple[str, str], ...]]  # an article and the names discovered in it
 
 
-def _read_one(item: ReadItem) -> Article | ContentError | None:
-    """Read one file: its Article, None when its bytes hash to the digest already cached (a
-    touch), or the ContentError (returned, not raised: it must cross processes). The bytes
-    are read here, in the worker, so the main process never holds every file at once."""
+def _read_one(item: ReadItem) -> Read | ContentError | None:
+    """Read one file: its Article and the names discovered in it (with the base gazetteer),
+    None when its bytes hash to the digest already cached (a touch), or the ContentError
+    (returned, not raised: it must cross processes). The bytes are read here, in the worker,
+    so the main process never holds every file at once."""
     builder = _WORKER_BUILDER
-    assert builder is not None
+    assert builder is not None and builder._base is not None
     rel, path, extra, _, old_digest = item
     raw = path.read_bytes()
     if source_digest(raw, extra) == old_digest:
         return None
     try:
-        return read_article(rel, raw, default_section=builder.config.default_section, extra=extra)
+        article = read_article(
+            rel, raw, default_section=builder.config.default_section, extra=extra
+        )
     except ContentError as exc:
         return exc
+    return article, article_candidates(builder._base[0], article)
 
 
 def _candidates_one(article: Article) -> tuple[tuple[str, str], ...]:
@@ -210,10 +215,19 @@ def _extract_one(article: Article) -> tuple[EntityRef, ...]:
     return extract(builder.gaz, article)
 
 
-def _render_one(index: int) -> bytes:
+def _render_one(job: PageJob) -> bytes:
     builder = _WORKER_BUILDER
     assert builder is not None
-    return render_job(builder._env, builder._jobs[index])
+    return render_job(builder._env, job)
+
+
+def _run_item(index: int) -> Any:
+    """In a worker: the mapped function on the item at `index`. Workers are forked after the
+    items are set, so they already hold them: only the index and the result are pickled."""
+    builder = _WORKER_BUILDER
+    assert builder is not None and builder._mapped is not None
+    fn, items = builder._mapped
+    return fn(items[index])
 
 
 class Builder:
@@ -231,7 +245,7 @@ class Builder:
         self.config = config
         self.progress = progress or Progress()
         self.jobs = max(1, jobs)
-        self._jobs: list[PageJob] = []
+        self._mapped: tuple[Callable[[Any], Any], list[Any]] | None = None  # see _run_item
         self._env: jinja2.Environment | None = None
         self._theme = ""
         self._intact = False
@@ -419,6 +433,7 @@ class Builder:
                 continue
             todo.append((rel, path, extra, stat, old.digest if old is not None else ""))
         result.reread = 0
+        base_key = self._base_gazetteer()[1]  # names are discovered as each file is read
         for (rel, _, extra, stat, _), outcome in zip(
             todo, self._map(_read_one, todo, "read"), strict=True
         ):
@@ -432,7 +447,10 @@ class Builder:
                 log.error("%s (skipped)", outcome)
                 result.skipped.append(str(outcome))
                 continue
-            sources[rel] = Source(stat, outcome.digest, outcome, extra=extra)
+            article, found = outcome
+            sources[rel] = Source(
+                stat, article.digest, article, candidates=found, base_key=base_key, extra=extra
+            )
         present = [sources[rel] for rel in order if rel in sources]
         _, gaz_key = self._site_gazetteer(present)
         stale = [src for src in present if src.gaz_key != gaz_key]
@@ -481,9 +499,10 @@ class Builder:
 
     def _imap(self, fn: Callable[[Any], Any], items: list[Any], stage: str) -> Iterator[Any]:
         """fn over items, results yielded in order as they come. Workers inherit the build's
-        state by fork, so only items and results are pickled."""
+        state and the items by fork, so only indices and results are pickled."""
         global _WORKER_BUILDER
         _WORKER_BUILDER = self
+        self._mapped = (fn, items)
         self.progress.start(stage, len(items))
         try:
             if (
@@ -496,7 +515,7 @@ class Builder:
             else:
                 pool = mp.get_context("fork").Pool(self.jobs)
                 chunk = max(1, min(64, len(items) // (self.jobs * 8)))
-                results = pool.imap(fn, items, chunksize=chunk)
+                results = pool.imap(_run_item, range(len(items)), chunksize=chunk)
             try:
                 for result in results:
                     self.progress.advance()
@@ -507,6 +526,7 @@ class Builder:
                     pool.join()
         finally:
             self.progress.finish()
+            self._mapped = None
             _WORKER_BUILDER = None
 
     def build(self, keep_going: bool = False, changed: set[Path] | None = None) -> BuildResult:
@@ -737,15 +757,12 @@ class Builder:
         rendered nor made. Streamed, so a large site is never held in memory at once."""
         rendering = {job.file for job in todo}
         yield from ((name, None) for name in keys if name not in rendering)
-        self._jobs = todo
         try:
-            rendered = self._imap(_render_one, list(range(len(todo))), "render")
+            rendered = self._imap(_render_one, todo, "render")
             for job, data in zip(todo, rendered, strict=True):
                 yield job.file, data
         except jinja2.TemplateError as exc:
             raise SahifaError(f"template error: {exc}") from None
-        finally:
-            self._jobs = []
         made: dict[str, tuple[str, list[str]]] = {}
         for group, key, kept in groups:
             if kept is not None:
