@@ -262,7 +262,6 @@ class ThemeData:
         """What article.html needs beyond the core context: plain values only."""
         author = self.authors.get(article.author.strip())
         return {
-            "standfirst": standfirst(article),
             "reading": reading_label(reading_minutes(article), self.digit_style),
             "neighbours": self.neighbours.get(article.source, Neighbours(None, None)),
             "author_path": author.path if author else None,

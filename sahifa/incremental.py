@@ -38,7 +38,7 @@ from .entities import (
 from .errors import ContentError, SahifaError
 from .frontpage import ThemeData
 from .images import image_size, place_images
-from .model import Article, EntityRef, Site
+from .model import Article, EntityRef, Site, pack_body, unpack_body
 from .pipeline import (
     CONTENT_SUFFIXES,
     discover,
@@ -65,7 +65,7 @@ from .site import assign_paths, link_site, newest_first
 from .writer import OLD_PREFIX, Patch, Swap, clean_stale
 
 log = logging.getLogger("sahifa")
-CACHE_FORMAT = 8
+CACHE_FORMAT = 9
 
 
 def code_version() -> str:
@@ -96,7 +96,8 @@ class Source:
 
     stat: tuple[int, int]  # (mtime_ns, size)
     digest: str
-    article: Article  # as read, before entities and paths
+    article: Article  # as read, before entities and paths; body and text packed in `body`
+    body: bytes  # model.pack_body
     refs: tuple[EntityRef, ...] = ()
     gaz_key: str = ""  # the site gazetteer `refs` were extracted with
     candidates: tuple[tuple[str, str], ...] = ()  # names discovered here, not in the base list
@@ -180,14 +181,14 @@ _WORKER_BUILDER: Builder | None = None  # the running build, set just before wor
 
 
 ReadItem = tuple[str, Path, dict[str, str] | None, tuple[int, int], str]
-Read = tuple[Article, tuple[tuple[str, str], ...]]  # an article and the names discovered in it
+Read = tuple[Article, bytes, tuple[tuple[str, str], ...]]  # article, packed body, names found
 
 
 def _read_one(item: ReadItem) -> Read | ContentError | None:
-    """Read one file: its Article and the names discovered in it (with the base gazetteer),
-    None when its bytes hash to the digest already cached (a touch), or the ContentError
-    (returned, not raised: it must cross processes). The bytes are read here, in the worker,
-    so the main process never holds every file at once."""
+    """Read one file: its Article with the body packed, and the names discovered in it (with
+    the base gazetteer); None when its bytes hash to the digest already cached (a touch); or
+    the ContentError (returned, not raised: it must cross processes). The bytes are read
+    here, in the worker, so the main process never holds every file at once."""
     builder = _WORKER_BUILDER
     assert builder is not None and builder._base is not None
     rel, path, extra, _, old_digest = item
@@ -200,24 +201,29 @@ def _read_one(item: ReadItem) -> Read | ContentError | None:
         )
     except ContentError as exc:
         return exc
-    return article, article_candidates(builder._base[0], article)
+    found = article_candidates(builder._base[0], article)
+    return (*pack_body(article), found)
 
 
-def _candidates_one(article: Article) -> tuple[tuple[str, str], ...]:
+def _candidates_one(src: Source) -> tuple[tuple[str, str], ...]:
     builder = _WORKER_BUILDER
     assert builder is not None and builder._base is not None
-    return article_candidates(builder._base[0], article)
+    return article_candidates(builder._base[0], unpack_body(src.article, src.body))
 
 
-def _extract_one(article: Article) -> tuple[EntityRef, ...]:
+def _extract_one(src: Source) -> tuple[EntityRef, ...]:
     builder = _WORKER_BUILDER
     assert builder is not None and builder.gaz is not None
-    return extract(builder.gaz, article)
+    return extract(builder.gaz, unpack_body(src.article, src.body))
 
 
 def _render_one(job: PageJob) -> bytes:
+    """Render one page; an article's own page gets its body unpacked here, in the worker."""
     builder = _WORKER_BUILDER
     assert builder is not None
+    article = job.context.get("article")
+    if isinstance(article, Article) and not (article.body_html or article.text):
+        job = replace(job, context={**job.context, "article": builder._full(article)})
     return render_job(builder._env, job)
 
 
@@ -393,7 +399,7 @@ class Builder:
         articles are read in. Discovery per article is cached like extraction."""
         base, base_digest = self._base_gazetteer()
         stale = [src for src in sources if src.base_key != base_digest]
-        found = self._map(_candidates_one, [src.article for src in stale], "discover names")
+        found = self._map(_candidates_one, stale, "discover names")
         for src, cands in zip(stale, found, strict=True):
             src.candidates, src.base_key = cands, base_digest
         promoted = sorted({c for src in sources for c in src.candidates})
@@ -447,17 +453,21 @@ class Builder:
                 log.error("%s (skipped)", outcome)
                 result.skipped.append(str(outcome))
                 continue
-            article, found = outcome
+            article, body, found = outcome
             sources[rel] = Source(
-                stat, article.digest, article, candidates=found, base_key=base_key, extra=extra
+                stat,
+                article.digest,
+                article,
+                body,
+                candidates=found,
+                base_key=base_key,
+                extra=extra,
             )
         present = [sources[rel] for rel in order if rel in sources]
         _, gaz_key = self._site_gazetteer(present)
         stale = [src for src in present if src.gaz_key != gaz_key]
         result.extracted = len(stale)
-        for src, refs in zip(
-            stale, self._map(_extract_one, [s.article for s in stale], "find entities"), strict=True
-        ):
+        for src, refs in zip(stale, self._map(_extract_one, stale, "find entities"), strict=True):
             src.refs, src.gaz_key = refs, gaz_key
         self._pending_sources = sources
         return [replace(src.article, entities=src.refs) for src in present]
@@ -555,7 +565,7 @@ class Builder:
         self._horizon = min(due).timestamp() if due else None
         articles = publishable(articles, config, now)
         self._published = len(articles)
-        articles = self._place_images(articles)
+        self._scan_images()
         # The whole site is a function of its inputs: when none changed and the output is
         # still there, there is nothing to link, render or write.
         inputs = self._inputs_key(articles)
@@ -594,7 +604,8 @@ class Builder:
     def site(self) -> Site:
         """Read and link the site without rendering or writing it (for tools and tests)."""
         articles = publishable(self._read(False, BuildResult()), self.config, datetime.now(UTC))
-        return self._link(self._place_images(articles), None)
+        self._scan_images()
+        return self._link([self._full(a) for a in articles], None)
 
     def _link(self, articles: list[Article], refused: list[str] | None) -> Site:
         """The site-wide step, from scratch every build: URLs, sections, entities, related."""
@@ -604,9 +615,11 @@ class Builder:
         related, self._pending_memo = relate_cached(
             ordered, config.related_count, self.state.relate_memo
         )
-        return link_site(
+        site = link_site(
             ordered, self.gaz, config.related_count, config.ascii_slugs, related=related
         )
+        # The articles' text stays packed (the search index unpacks it: Site.full).
+        return replace(site, bodies={rel: s.body for rel, s in self._pending_sources.items()})
 
     def preview(self, path: Path) -> BuildResult | None:
         """Re-render only the page of the article at `path`, against the last build's site,
@@ -667,25 +680,26 @@ class Builder:
         self.state.file_hashes[job.file] = hashlib.sha1(data).hexdigest()
         return BuildResult(articles=len(site.articles), written=[job.file], rendered=1)
 
-    def _place_images(self, articles: list[Article]) -> list[Article]:
-        """Read content/'s images (published as they are) and size the <img> that show them."""
+    def _scan_images(self) -> None:
+        """Read content/'s images (published as they are) and their sizes (for the <img> that
+        show them, set as each article's body is unpacked: `_full`)."""
         self._images = {
             rel: path.read_bytes() for rel, path in discover_images(self.config.content_dir)
         }
-        sizes = self._sizes = {
+        self._sizes = {
             f"/{rel}": size for rel, data in self._images.items() if (size := image_size(data))
         }
         listing = "".join(
             f"{rel}:{hashlib.sha1(data).hexdigest()}" for rel, data in sorted(self._images.items())
         )
         self._images_key = hashlib.sha1(listing.encode()).hexdigest()
-        base = self.config.base_path
-        return [
-            replace(a, body_html=placed)
-            if (placed := place_images(a.body_html, sizes, base)) != a.body_html
-            else a
-            for a in articles
-        ]
+
+    def _full(self, article: Article) -> Article:
+        """An article of this build with its body and text unpacked, its images sized."""
+        src = self._pending_sources[article.source]
+        full = unpack_body(article, src.body)
+        placed = place_images(full.body_html, self._sizes, self.config.base_path)
+        return replace(full, body_html=placed)
 
     def _inputs_key(self, articles: list[Article]) -> str:
         """Digest of everything a build reads: code, templates, config, gazetteer, articles."""

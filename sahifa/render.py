@@ -50,6 +50,9 @@ def make_env(config: Config) -> jinja2.Environment:
     # Called by share.html rather than passed in: derived from the page URL and title alone,
     # so it is only computed for the pages actually rendered and adds nothing to page keys.
     env.globals["share_links"] = share_links
+    env.globals["standfirst"] = (
+        frontpage.standfirst
+    )  # from the article's text, known at render time
     seo.install(env, config)  # head_meta() for templates/head-meta.html
     env.filters["arabic_date"] = lambda d: format_date(d, config.months, config.digits) if d else ""
     env.filters["iso"] = lambda d: d.isoformat() if d else ""

@@ -119,7 +119,7 @@ def run_pagefind(records: list[dict[str, Any]], work: Path) -> Path:
 
 def index_files(site: Site, config: Config) -> list[tuple[str, bytes]]:
     """The Pagefind bundle for the site as ('pagefind/...', bytes), sorted by path."""
-    records = [record(a, config) for a in site.articles]
+    records = [record(site.full(a), config) for a in site.articles]
     with tempfile.TemporaryDirectory(prefix="sahifa-pagefind-") as tmp:
         out = run_pagefind(records, Path(tmp))
         files = {

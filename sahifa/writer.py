@@ -108,9 +108,16 @@ def discard(folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_file(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+def write_file(target: Path, data: bytes, made: set[Path] | None = None) -> None:
+    """Write `data` to `target`, making its folder first. `made`: folders known to exist
+    (a site has one folder per page: asking the system again for each costs a second)."""
+    folder = target.parent
+    if made is None or folder not in made:
+        folder.mkdir(parents=True, exist_ok=True)
+        if made is not None:
+            made.add(folder)
+    with open(target, "wb") as handle:
+        handle.write(data)
 
 
 class Swap:
@@ -124,9 +131,10 @@ class Swap:
         self.tmp = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}"
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir()
+        self._made: set[Path] = set()  # folders made under tmp
 
     def put(self, name: str, data: bytes) -> None:
-        write_file(check_inside(self.tmp, name), data)
+        write_file(check_inside(self.tmp, name), data, self._made)
 
     def keep(self, name: str) -> None:
         """Carry an unchanged file over: the same inode, no bytes written."""
@@ -134,7 +142,9 @@ class Swap:
         if not old.is_file():
             raise SahifaError(f"cache says {name} is unchanged but it is missing")
         target = check_inside(self.tmp, name)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self._made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(target.parent)
         os.link(old, target)
 
     def commit(self, removed: Iterable[str]) -> None:
@@ -155,9 +165,10 @@ class Patch:
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir()
         self.staged: list[str] = []
+        self._made: set[Path] = set()  # folders made under tmp
 
     def put(self, name: str, data: bytes) -> None:
-        write_file(check_inside(self.tmp, name), data)
+        write_file(check_inside(self.tmp, name), data, self._made)
         self.staged.append(name)
 
     def keep(self, name: str) -> None:

@@ -282,3 +282,44 @@ def test_preview_renders_the_saved_article_then_the_full_build_leaves_it_alone(t
     # A broken file: no preview either (the full build reports the error).
     (content / "b.md").write_text("---\ntitle: [\n---\n", "utf-8")
     assert b.preview(content / "b.md") is None
+
+
+def site_bytes(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def test_forked_workers_build_the_same_site_as_one_process(tmp_path: Path, monkeypatch):
+    """With every stage mapped over forked workers (which read, discover names, render and
+    write the files themselves), the site is byte for byte the one a single process builds,
+    and an incremental edit made by the workers lands in place."""
+    import sahifa.incremental as inc
+
+    content, _ = setup_site(tmp_path)
+    one = builder(content, tmp_path / "one", jobs=1).build()
+    monkeypatch.setattr(inc, "PARALLEL_MIN", 1)  # fork even for three articles
+    two = builder(content, tmp_path / "two", jobs=2).build()
+    assert site_bytes(tmp_path / "one") == site_bytes(tmp_path / "two")
+    assert sorted(one.written) == sorted(two.written) and two.rendered == one.rendered
+    (content / "b.md").write_text(article("سوق كبير في حلب", 2, "سوق في حلب."), "utf-8")
+    edit = builder(content, tmp_path / "two", jobs=2).build()
+    assert edit.reread == 1 and "index.html" in edit.written
+    assert "سوق كبير في حلب" in home_titles(tmp_path / "two")
+    assert builder(content, tmp_path / "two", jobs=2).build().written == []
+
+
+def test_the_cache_keeps_article_text_packed(tmp_path: Path):
+    """The State every build loads holds each article's body and text packed (a fifth of
+    their size), and the pages still show the full body."""
+    import pickle
+
+    from sahifa.model import unpack_body
+
+    content, out = setup_site(tmp_path)
+    builder(content, out).build()
+    state = pickle.loads((out.parent / ".cache" / "state.pickle").read_bytes())
+    src = state.sources["b.md"]
+    assert (src.article.body_html, src.article.text) == ("", "")
+    full = unpack_body(src.article, src.body)
+    assert "افتتح سوق جديد في حلب" in full.body_html and "افتتح سوق" in full.text
+    page = (out / "أخبار" / "سوق-في-حلب" / "index.html").read_text("utf-8")
+    assert "افتتح سوق جديد في حلب قرب دمشق." in page
