@@ -37,17 +37,20 @@ from .entities import (
 )
 from .errors import ContentError, SahifaError
 from .frontpage import ThemeData
-from .images import image_size, place_images
+from .images import IMAGE_SUFFIXES, image_size, place_images
 from .model import Article, EntityRef, Site, pack_body, unpack_body
 from .pipeline import (
     CONTENT_SUFFIXES,
+    Listing,
     discover,
     discover_images,
     hidden,
     load_manifest,
     publishable,
+    walk,
 )
 from .progress import Progress
+from .publish import FileGroup
 from .readers import read_article, source_digest
 from .relate import RelateMemo, relate_cached
 from .render import (
@@ -227,6 +230,13 @@ def _render_one(job: PageJob) -> bytes:
     return render_job(builder._env, job)
 
 
+def _make_one(work: PageJob | FileGroup) -> list[tuple[str, bytes]]:
+    """A page, or a group's files (a feed, the sitemaps): (file, bytes)."""
+    if isinstance(work, PageJob):
+        return [(work.file, _render_one(work))]
+    return work.make()
+
+
 def _run_item(index: int) -> Any:
     """In a worker: the mapped function on the item at `index`. Workers are forked after the
     items are set, so they already hold them: only the index and the result are pickled."""
@@ -268,6 +278,7 @@ class Builder:
         self._sizes: dict[str, tuple[int, int]] = {}  # image sizes of the last build
         self._published = 0
         self._quick = ""  # this build's Builder._quick_key, taken before reading
+        self._walked: Listing | None = None  # content/ as walked in this build
         self.gaz: Gazetteer | None = None
         self._gaz_key = ""
         self._base: tuple[Gazetteer, str] | None = None
@@ -343,8 +354,9 @@ class Builder:
         parts.append(repr(search_enabled(config)))  # SAHIFA_SEARCH=0 is not in the config
         extra = [config.manifest, config.content_dir / "entities.toml"]
         # A refused file (a link out of content/) is left to the real read to report.
-        files = [path for _, path in discover(config.content_dir, [], quiet=True)]
-        files += [path for _, path in discover_images(config.content_dir)]
+        listing = self._listing()
+        files = [path for _, path in discover(config.content_dir, [], True, listing)]
+        files += [path for _, path in discover_images(config.content_dir, listing)]
         for path in [*files, *(p for p in extra if p is not None)]:
             try:
                 st = os.stat(path)
@@ -482,7 +494,7 @@ class Builder:
         content = self.config.content_dir
         known = self.state.sources
         if changed is None or not known:
-            return discover(content, skipped), None
+            return discover(content, skipped, listing=self._listing()), None
         root = content.absolute()
         rels, fresh = set(known), set()
         for path in changed:
@@ -491,10 +503,10 @@ class Builder:
                 continue  # a template or site.toml
             rel = path.relative_to(root).as_posix()
             if path.is_dir() or path.is_symlink():
-                return discover(content, skipped), None
+                return discover(content, skipped, listing=self._listing()), None
             if not rel.lower().endswith(CONTENT_SUFFIXES) or hidden(rel):
                 if not path.exists() and "." not in path.name:
-                    return discover(content, skipped), None  # maybe a removed folder
+                    return discover(content, skipped, listing=self._listing()), None  # a folder?
                 continue  # an image, or a file the build does not read
             fresh.add(rel)
             if path.is_file():
@@ -544,6 +556,7 @@ class Builder:
         the files the preview server's watcher saw change since the last good build."""
         result = BuildResult()
         t0 = time.perf_counter()
+        self._walked = None
         # Taken before anything is read, once per build: a file saved during the build then
         # no longer matches the index, and the next build looks at it.
         self._quick = self._quick_key() if self.cache_dir is not None and changed is None else ""
@@ -565,7 +578,7 @@ class Builder:
         self._horizon = min(due).timestamp() if due else None
         articles = publishable(articles, config, now)
         self._published = len(articles)
-        self._scan_images()
+        self._scan_images(changed)
         # The whole site is a function of its inputs: when none changed and the output is
         # still there, there is nothing to link, render or write.
         inputs = self._inputs_key(articles)
@@ -603,6 +616,7 @@ class Builder:
 
     def site(self) -> Site:
         """Read and link the site without rendering or writing it (for tools and tests)."""
+        self._walked = None
         articles = publishable(self._read(False, BuildResult()), self.config, datetime.now(UTC))
         self._scan_images()
         return self._link([self._full(a) for a in articles], None)
@@ -680,11 +694,28 @@ class Builder:
         self.state.file_hashes[job.file] = hashlib.sha1(data).hexdigest()
         return BuildResult(articles=len(site.articles), written=[job.file], rendered=1)
 
-    def _scan_images(self) -> None:
+    def _listing(self) -> Listing:
+        """content/ walked once per build (the input digest, the articles and the images)."""
+        if self._walked is None:
+            content = self.config.content_dir
+            self._walked = walk(content) if content.is_dir() else []
+        return self._walked
+
+    def _scan_images(self, changed: set[Path] | None = None) -> None:
         """Read content/'s images (published as they are) and their sizes (for the <img> that
-        show them, set as each article's body is unpacked: `_full`)."""
+        show them, set as each article's body is unpacked: `_full`). Given the watcher's
+        paths, the last build's images stand unless one of those could be an image."""
+        if (
+            changed is not None
+            and self._images_key
+            and not any(
+                path.suffix.lower() in IMAGE_SUFFIXES or not path.suffix for path in changed
+            )
+        ):
+            return
+        content = self.config.content_dir
         self._images = {
-            rel: path.read_bytes() for rel, path in discover_images(self.config.content_dir)
+            rel: path.read_bytes() for rel, path in discover_images(content, self._listing())
         }
         self._sizes = {
             f"/{rel}": size for rel, data in self._images.items() if (size := image_size(data))
@@ -771,21 +802,20 @@ class Builder:
         rendered nor made. Streamed, so a large site is never held in memory at once."""
         rendering = {job.file for job in todo}
         yield from ((name, None) for name in keys if name not in rendering)
+        made: dict[str, tuple[str, list[str]]] = {}
+        work: list[PageJob | FileGroup] = list(todo)
+        for group, key, kept in groups:
+            made[group.name] = (key, kept or [])
+            if kept is None:
+                work.append(group)  # feeds and sitemaps are made by the workers too
+            yield from ((name, None) for name in kept or ())
         try:
-            rendered = self._imap(_render_one, todo, "render")
-            for job, data in zip(todo, rendered, strict=True):
-                yield job.file, data
+            for item, files in zip(work, self._imap(_make_one, work, "render"), strict=True):
+                if isinstance(item, FileGroup):
+                    made[item.name] = (made[item.name][0], [name for name, _ in files])
+                yield from files
         except jinja2.TemplateError as exc:
             raise SahifaError(f"template error: {exc}") from None
-        made: dict[str, tuple[str, list[str]]] = {}
-        for group, key, kept in groups:
-            if kept is not None:
-                made[group.name] = (key, kept)
-                yield from ((name, None) for name in kept)
-                continue
-            files = group.make()
-            made[group.name] = (key, [name for name, _ in files])
-            yield from files
         self._pending_groups = made
         yield from self._images.items()
         yield from static_files(self.config)

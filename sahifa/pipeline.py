@@ -32,8 +32,20 @@ class BuildReport:
         return f"{self.articles} articles, {self.pages} files in {total:.2f} s"
 
 
+Listing = list[tuple[str, os.DirEntry[str]]]  # one walk of content/ (`walk`)
+
+
+def walk(content: Path) -> Listing:
+    """Every file under content/ as (relative path, entry), in order; hidden and `_` names
+    skipped, linked folders not followed. One walk serves `discover` and `discover_images`."""
+    return list(_walk(str(content), ""))
+
+
 def discover(
-    content: Path, skipped: list[str] | None = None, quiet: bool = False
+    content: Path,
+    skipped: list[str] | None = None,
+    quiet: bool = False,
+    listing: Listing | None = None,
 ) -> list[tuple[str, Path]]:
     """Content files as (path relative to content/, file), sorted; hidden files ignored.
 
@@ -45,7 +57,7 @@ def discover(
         raise ContentError(str(content), "content folder not found")
     root = content.resolve()
     found: list[tuple[str, Path]] = []
-    for rel, entry in _walk(str(content), ""):
+    for rel, entry in _walk(str(content), "") if listing is None else listing:
         if not rel.lower().endswith(CONTENT_SUFFIXES) or not entry.is_file():
             continue
         # Only a link can lead out of content/ (linked folders are not walked): resolve
@@ -81,18 +93,19 @@ def _walk(folder: str, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
                 yield rel, entry
 
 
-def discover_images(content: Path) -> list[tuple[str, Path]]:
+def discover_images(content: Path, listing: Listing | None = None) -> list[tuple[str, Path]]:
     """Images in content/ (any depth, hidden and `_` names skipped), published at the same
     path: `content/images/souk.jpg` is `/images/souk.jpg`. Links out of content/ are skipped."""
+    if not content.is_dir():
+        return []
     root = content.resolve()
     found = []
-    for path in content.rglob("*"):
-        rel = path.relative_to(content)
-        if any(part.startswith((".", "_")) for part in rel.parts):
+    for rel, entry in walk(content) if listing is None else listing:
+        if os.path.splitext(rel)[1].lower() not in IMAGE_SUFFIXES or not entry.is_file():
             continue
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-            if path.resolve().is_relative_to(root):
-                found.append((rel.as_posix(), path))
+        path = content / rel
+        if not entry.is_symlink() or path.resolve().is_relative_to(root):
+            found.append((rel, path))
     return sorted(found)
 
 
