@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -76,7 +77,7 @@ def link_site(
         names = [ref.name for ref in art.entities]
         for name in names:
             by_entity[name].append(art)
-            co[name].update(n for n in names if n != name)
+            co[name].update(names)  # counts the name itself too: dropped below
     entities: dict[str, Entity] = {}
     used_slugs: set[str] = set()
     types = {ref.name: ref.type for art in ordered for ref in art.entities}
@@ -97,7 +98,11 @@ def link_site(
         sections={k: tuple(v) for k, v in sorted(sections.items())},
         entity_articles={k: tuple(v) for k, v in by_entity.items()},
         section_paths={k: f"/{section_slug(k, ascii_only)}/" for k in sections},
-        co_entities={
-            k: tuple(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:10]) for k, c in co.items()
-        },
+        co_entities={k: _top_co_entities(k, c) for k, c in co.items()},
     )
+
+
+def _top_co_entities(name: str, counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    """The ten entities named most often beside `name` (ties by name), not itself."""
+    del counts[name]
+    return tuple(heapq.nsmallest(10, counts.items(), key=lambda kv: (-kv[1], kv[0])))
