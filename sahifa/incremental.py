@@ -115,6 +115,7 @@ class State:
     version: str = ""
     sources: dict[str, Source] = field(default_factory=dict)
     page_keys: dict[str, str] = field(default_factory=dict)  # output file -> context key
+    theme: str = ""  # digest of the templates, config and images the page keys were made with
     inputs_key: str = ""  # digest of every input of the last complete build
     output_id: tuple[int, int] | None = None  # (device, inode) of the output folder written
     relate_memo: RelateMemo = field(default_factory=dict)  # scored links by article
@@ -230,11 +231,15 @@ def _render_one(job: PageJob) -> bytes:
     return render_job(builder._env, job)
 
 
-def _make_one(work: PageJob | FileGroup) -> list[tuple[str, bytes]]:
-    """A page, or a group's files (a feed, the sitemaps): (file, bytes)."""
+def _make_one(work: PageJob | FileGroup) -> tuple[list[tuple[str, bytes]], str | None]:
+    """A page, or a group's files (a feed, the sitemaps): [(file, bytes)], and the page's key
+    when the plan left keying it to the worker (see Builder._plan)."""
+    builder = _WORKER_BUILDER
+    assert builder is not None
     if isinstance(work, PageJob):
-        return [(work.file, _render_one(work))]
-    return work.make()
+        key = builder._page_key(work) if builder._keys_in_workers else None
+        return [(work.file, _render_one(work))], key
+    return work.make(), None
 
 
 def _run_item(index: int) -> Any:
@@ -264,6 +269,9 @@ class Builder:
         self._mapped: tuple[Callable[[Any], Any], list[Any]] | None = None  # see _run_item
         self._env: jinja2.Environment | None = None
         self._theme = ""
+        self._theme_id = ""  # digest of _theme (State.theme)
+        self._key_memo: dict[int, tuple[Any, str]] = {}  # context_key's memo, for one build
+        self._keys_in_workers = False  # this build's pages are keyed as they are rendered
         self._intact = False
         self._images: dict[str, bytes] = {}
         self._images_key = ""
@@ -597,6 +605,8 @@ class Builder:
         result.rendered = len(todo)
         self.state.file_hashes = hashes
         self.state.page_keys = keys
+        self.state.theme = self._theme_id
+        self._key_memo = {}  # it holds this build's objects alive
         if self._pending_groups is not None:
             self.state.groups, self._pending_groups = self._pending_groups, None
         self.state.sources = self._pending_sources
@@ -773,11 +783,18 @@ class Builder:
             self._env, self._theme = make_env(config), theme
         keys: dict[str, str] = {}
         todo: list[PageJob] = []
-        memo: dict[int, tuple[Any, str]] = {}
+        self._key_memo = {}
         self._last = (site, ThemeData.of(site, config))
+        self._theme_id = hashlib.sha1(theme.encode()).hexdigest()
+        # When every page is rendered anyway (a first build, a template or config change),
+        # the workers key the pages as they render them, instead of this process first.
+        everything = not self.state.page_keys or self.state.theme != self._theme_id
+        self._keys_in_workers = everything
         for job in page_jobs(site, config, self._last[1]):
-            key = hashlib.sha1((theme + context_key(job, memo)).encode()).hexdigest()
-            keys[job.file] = key
+            if everything:
+                todo.append(job)
+                continue
+            key = keys[job.file] = self._page_key(job)
             if self.state.page_keys.get(job.file) != key or not self._kept(job.file):
                 todo.append(job)
         groups: list[Any] = []
@@ -788,6 +805,10 @@ class Builder:
             kept = same and all(self._kept(name) for name in before[1])  # type: ignore[index]
             groups.append((group, key, before[1] if kept else None))  # type: ignore[index]
         return todo, keys, groups
+
+    def _page_key(self, job: PageJob) -> str:
+        """The page's context key, with the templates and config it is rendered with."""
+        return hashlib.sha1((self._theme + context_key(job, self._key_memo)).encode()).hexdigest()
 
     def _kept(self, name: str) -> bool:
         """The previous build wrote `name` and it is still in the output folder."""
@@ -810,9 +831,11 @@ class Builder:
                 work.append(group)  # feeds and sitemaps are made by the workers too
             yield from ((name, None) for name in kept or ())
         try:
-            for item, files in zip(work, self._imap(_make_one, work, "render"), strict=True):
+            for item, (files, key) in zip(work, self._imap(_make_one, work, "render"), strict=True):
                 if isinstance(item, FileGroup):
                     made[item.name] = (made[item.name][0], [name for name, _ in files])
+                elif key is not None:
+                    keys[item.file] = key
                 yield from files
         except jinja2.TemplateError as exc:
             raise SahifaError(f"template error: {exc}") from None

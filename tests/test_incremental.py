@@ -295,16 +295,21 @@ def test_forked_workers_build_the_same_site_as_one_process(tmp_path: Path, monke
     import sahifa.incremental as inc
 
     content, _ = setup_site(tmp_path)
-    one = builder(content, tmp_path / "one", jobs=1).build()
+    one_out, two_out = tmp_path / "a" / "site", tmp_path / "b" / "site"  # caches beside them
+    one = builder(content, one_out, jobs=1).build()
     monkeypatch.setattr(inc, "PARALLEL_MIN", 1)  # fork even for three articles
-    two = builder(content, tmp_path / "two", jobs=2).build()
-    assert site_bytes(tmp_path / "one") == site_bytes(tmp_path / "two")
+    two = builder(content, two_out, jobs=2).build()
+    assert site_bytes(one_out) == site_bytes(two_out)
     assert sorted(one.written) == sorted(two.written) and two.rendered == one.rendered
     (content / "b.md").write_text(article("سوق كبير في حلب", 2, "سوق في حلب."), "utf-8")
-    edit = builder(content, tmp_path / "two", jobs=2).build()
+    edit = builder(content, two_out, jobs=2).build()
     assert edit.reread == 1 and "index.html" in edit.written
-    assert "سوق كبير في حلب" in home_titles(tmp_path / "two")
-    assert builder(content, tmp_path / "two", jobs=2).build().written == []
+    assert "سوق كبير في حلب" in home_titles(two_out)
+    # The workers keyed the pages of the first build as they rendered them: the same keys
+    # a single process makes, so the edit re-renders the same pages in both.
+    serial = builder(content, one_out, jobs=1).build()
+    assert 0 < edit.rendered == serial.rendered < two.rendered
+    assert site_bytes(one_out) == site_bytes(two_out)
 
 
 def test_the_cache_keeps_article_text_packed(tmp_path: Path):
