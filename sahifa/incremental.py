@@ -637,7 +637,10 @@ class Builder:
         ordered = tuple(newest_first(assign_paths(articles, config.ascii_slugs, refused)))
         assert self.gaz is not None
         related, self._pending_memo = relate_cached(
-            ordered, config.related_count, self.state.relate_memo
+            ordered,
+            config.related_count,
+            self.state.relate_memo,
+            lambda fn, items: self._map(fn, items, "relate"),
         )
         site = link_site(
             ordered, self.gaz, config.related_count, config.ascii_slugs, related=related
@@ -790,13 +793,14 @@ class Builder:
         # the workers key the pages as they render them, instead of this process first.
         everything = not self.state.page_keys or self.state.theme != self._theme_id
         self._keys_in_workers = everything
-        for job in page_jobs(site, config, self._last[1]):
-            if everything:
-                todo.append(job)
-                continue
-            key = keys[job.file] = self._page_key(job)
-            if self.state.page_keys.get(job.file) != key or not self._kept(job.file):
-                todo.append(job)
+        jobs = list(page_jobs(site, config, self._last[1]))
+        if everything:
+            todo = jobs
+        else:  # keyed across the workers: a context walk per page adds up on a large site
+            for job, key in zip(jobs, self._map(self._page_key, jobs, "plan"), strict=True):
+                keys[job.file] = key
+                if self.state.page_keys.get(job.file) != key or not self._kept(job.file):
+                    todo.append(job)
         groups: list[Any] = []
         for group in site_groups(site, config):
             key = hashlib.sha1((theme + group.key).encode()).hexdigest()

@@ -18,7 +18,9 @@ import hashlib
 import heapq
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .model import Article, EntityRef, Related
 
@@ -79,11 +81,18 @@ class _Index:
     signatures: dict[str, str]  # entity -> digest of its posting list
 
 
+Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]  # like list(map(fn, items))
+
+
 def relate_cached(
-    articles: tuple[Article, ...], count: int, memo: RelateMemo
+    articles: tuple[Article, ...],
+    count: int,
+    memo: RelateMemo,
+    mapper: Mapper | None = None,
 ) -> tuple[dict[str, tuple[Related, ...]], RelateMemo]:
     """`relate`, reusing the links in `memo` (from the previous build) of every article whose
-    inputs did not change. Returns the links and the memo for the next build.
+    inputs did not change. Returns the links and the memo for the next build. `mapper` may
+    score the other articles across processes (the builder's pool); results are the same.
 
     Work is bounded by postings, never all pairs: for each entity of an article only the
     `NEIGHBOURS` nearest articles in time on each side of its posting list are visited (the
@@ -96,15 +105,26 @@ def relate_cached(
     for i in index.order:
         by_section[articles[i].section].append(articles[i])
     fresh: RelateMemo = {}
-    result: dict[str, tuple[Related, ...]] = {}
+    todo: list[tuple[int, str]] = []  # (time rank, key) of the articles to score again
     for rank, i in enumerate(index.order):
         art = articles[i]
         key = _article_key(art, index, count)
         before = memo.get(art.source)
-        scored = before[1] if before is not None and before[0] == key else None
-        if scored is None:
-            scored = _scored(art, rank, index, articles, count)
-        fresh[art.source] = (key, scored)
+        if before is not None and before[0] == key:
+            fresh[art.source] = before
+        else:
+            todo.append((rank, key))
+
+    def score(item: tuple[int, str]) -> Scored:
+        return _scored(articles[index.order[item[0]]], item[0], index, articles, count)
+
+    scored_now = (mapper or (lambda fn, items: list(map(fn, items))))(score, todo)
+    for (rank, key), scored in zip(todo, scored_now, strict=True):
+        fresh[articles[index.order[rank]].source] = (key, scored)
+    result: dict[str, tuple[Related, ...]] = {}
+    for i in index.order:
+        art = articles[i]
+        scored = fresh[art.source][1]
         links = [Related(by_source[src], shared, score) for src, score, shared in scored]
         if len(links) < count:
             taken = {link.article.source for link in links}
