@@ -2,6 +2,7 @@
 
     python bench/build_bench.py --sizes 1000 10000 [--anchors /tmp/anchors] [--real]
     python bench/build_bench.py --sizes 100000 --no-anchors --no-search --future
+    python bench/build_bench.py --sizes --real          # only the 2,500 real ANT articles
 
 Generates the corpora with ../shared/tools/gen_corpus.py (seed 1; markdown for Sahifa, hugo and
 pelican for the anchors), then times each case in its own process under /usr/bin/time:
@@ -167,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument(
         "--anchors", type=Path, default=Path("/tmp/anchors"), help="venv with hugo and pelican"
     )
