@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -106,17 +105,78 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    el = ET.SubElement(parent, tag, attrs)
-    if text is not None:
-        el.text = _clean(text)
-    return el
+# XML is written straight from small (tag, attributes, text, children) tuples, laid out as
+# ElementTree with `ET.indent` lays it out (two spaces a level, `<empty />`), without building
+# a tree of Elements: a site has three feeds per section and per entity, and ElementTree's
+# serialiser was most of the time spent making them.
+# A child may also be a string: XML already written (an entry shared by several feeds).
+Node = tuple[str, tuple[tuple[str, str], ...], str, list["Node | str"]]
+EntryCache = dict[tuple[str, str], str]  # (feed kind, article source) -> the entry's XML
 
 
-def _xml_bytes(root: ET.Element) -> bytes:
-    ET.indent(root, space="  ")
-    body = ET.tostring(root, encoding="unicode", short_empty_elements=True)
-    return ('<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n").encode("utf-8")
+def _el(
+    tag: str, text: str | None = None, children: list[Node | str] | None = None, **attrs: str
+) -> Node:
+    return (tag, tuple(attrs.items()), _clean(text) if text is not None else "", children or [])
+
+
+def _escape_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape_attr(value: str) -> str:
+    value = _escape_text(value).replace('"', "&quot;")
+    return value.replace("\r", "&#13;").replace("\n", "&#10;").replace("\t", "&#09;")
+
+
+def _write(node: Node, level: int, out: list[str]) -> None:
+    tag, attrs, text, children = node
+    out.append("<" + tag + "".join(f' {k}="{_escape_attr(v)}"' for k, v in attrs))
+    if children:
+        inner = "\n" + "  " * (level + 1)
+        out.append(">")
+        for child in children:
+            out.append(inner)
+            if isinstance(child, str):
+                out.append(child)
+            else:
+                _write(child, level + 1, out)
+        out.append("\n" + "  " * level + "</" + tag + ">")
+    elif text:
+        out.append(">" + _escape_text(text) + "</" + tag + ">")
+    else:
+        out.append(" />")
+
+
+def _written(node: Node, level: int) -> str:
+    out: list[str] = []
+    _write(node, level, out)
+    return "".join(out)
+
+
+def _entries(
+    kind: str, entries: list[Article], make: Callable[[Article], Node], level: int,
+    cache: EntryCache | None,
+) -> list[Node | str]:  # fmt: skip
+    """The feed's entries as XML at `level`; an article's entry is written once per build
+    (`cache`), though it is in the site's, its section's and each of its entities' feeds."""
+    if cache is None:
+        return list(map(make, entries))
+    out: list[Node | str] = []
+    for art in entries:
+        key = (kind, art.source)
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = _written(make(art), level)
+        out.append(hit)
+    return out
+
+
+def _xml_bytes(root: Node) -> bytes:
+    out = ['<?xml version="1.0" encoding="utf-8"?>\n']
+    _write(root, 0, out)
+    out.append("\n")
+    return "".join(out).encode("utf-8")
 
 
 # Which feeds a site has --------------------------------------------------------------------------
@@ -153,37 +213,43 @@ def _author(article: Article, config: Config) -> str:
 # Atom ---------------------------------------------------------------------------------------------
 
 
-def atom_feed(source: FeedSource, site: Site, config: Config) -> bytes:
+def atom_feed(
+    source: FeedSource, site: Site, config: Config, cache: EntryCache | None = None
+) -> bytes:
     entries = feed_entries(source.articles)
     page = absolute(config, source.path)
-    root = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": config.lang})
-    _sub(root, "title", source.title)
-    _sub(root, "subtitle", source.description)
-    _sub(root, "id", page)
-    _sub(root, "link", rel="alternate", type="text/html", href=page)
     self_url = absolute(config, feed_path(source.path, "atom"))
-    _sub(root, "link", rel="self", type=FEED_TYPES["atom"], href=self_url)
-    _sub(root, "updated", _iso(newest(entries) or site_time(site)))
-    author = _sub(root, "author")
-    _sub(author, "name", config.publisher or config.title)
-    _sub(root, "generator", GENERATOR)
-    for art in entries:
-        url = absolute(config, art.path)
-        entry = _sub(root, "entry")
-        if art.lang != config.lang:
-            entry.set("xml:lang", art.lang)
-        _sub(entry, "title", art.title)
-        _sub(entry, "link", rel="alternate", type="text/html", href=url)
-        _sub(entry, "id", url)
-        _sub(entry, "published", _iso(art.date))  # type: ignore[arg-type]
-        _sub(entry, "updated", _iso(modified(art)))  # type: ignore[arg-type]
-        _sub(_sub(entry, "author"), "name", _author(art, config))
-        _sub(entry, "category", term=art.section, label=art.section)
-        for tag in art.tags:
-            _sub(entry, "category", term=tag)
-        if art.summary:
-            _sub(entry, "summary", art.summary, type="text")
-    return _xml_bytes(root)
+    head = [
+        _el("title", source.title),
+        _el("subtitle", source.description),
+        _el("id", page),
+        _el("link", rel="alternate", type="text/html", href=page),
+        _el("link", rel="self", type=FEED_TYPES["atom"], href=self_url),
+        _el("updated", _iso(newest(entries) or site_time(site))),
+        _el("author", children=[_el("name", config.publisher or config.title)]),
+        _el("generator", GENERATOR),
+    ]
+    items = _entries("atom", entries, partial(_atom_entry, config=config), 1, cache)
+    root = {"xmlns": ATOM_NS, "xml:lang": config.lang}
+    return _xml_bytes(_el("feed", children=head + items, **root))
+
+
+def _atom_entry(art: Article, config: Config) -> Node:
+    url = absolute(config, art.path)
+    lang = {"xml:lang": art.lang} if art.lang != config.lang else {}
+    parts = [
+        _el("title", art.title),
+        _el("link", rel="alternate", type="text/html", href=url),
+        _el("id", url),
+        _el("published", _iso(art.date)),  # type: ignore[arg-type]
+        _el("updated", _iso(modified(art))),  # type: ignore[arg-type]
+        _el("author", children=[_el("name", _author(art, config))]),
+        _el("category", term=art.section, label=art.section),
+        *(_el("category", term=tag) for tag in art.tags),
+    ]
+    if art.summary:
+        parts.append(_el("summary", art.summary, type="text"))
+    return _el("entry", children=parts, **lang)
 
 
 # RSS 2.0 ------------------------------------------------------------------------------------------
@@ -193,41 +259,50 @@ def _rfc822(value: datetime) -> str:
     return format_datetime(value)
 
 
-def rss_feed(source: FeedSource, site: Site, config: Config) -> bytes:
+def rss_feed(
+    source: FeedSource, site: Site, config: Config, cache: EntryCache | None = None
+) -> bytes:
     entries = feed_entries(source.articles)
-    root = ET.Element("rss", {"version": "2.0", "xmlns:atom": ATOM_NS, "xmlns:dc": DC_NS})
-    channel = _sub(root, "channel")
-    _sub(channel, "title", source.title)
-    _sub(channel, "link", absolute(config, source.path))
-    _sub(channel, "description", source.description)
-    _sub(channel, "language", config.lang)
-    _sub(channel, "lastBuildDate", _rfc822(newest(entries) or site_time(site)))
-    _sub(channel, "generator", GENERATOR)
-    _sub(
-        channel,
-        "atom:link",
-        href=absolute(config, feed_path(source.path, "rss")),
-        rel="self",
-        type=FEED_TYPES["rss"],
-    )
-    for art in entries:
-        url = absolute(config, art.path)
-        item = _sub(channel, "item")
-        _sub(item, "title", art.title)
-        _sub(item, "link", url)
-        _sub(item, "guid", url, isPermaLink="true")
-        _sub(item, "pubDate", _rfc822(art.date))  # type: ignore[arg-type]
-        _sub(item, "dc:creator", _author(art, config))
-        _sub(item, "category", art.section)
-        if art.summary:
-            _sub(item, "description", art.summary)
-    return _xml_bytes(root)
+    channel = [
+        _el("title", source.title),
+        _el("link", absolute(config, source.path)),
+        _el("description", source.description),
+        _el("language", config.lang),
+        _el("lastBuildDate", _rfc822(newest(entries) or site_time(site))),
+        _el("generator", GENERATOR),
+        _el(
+            "atom:link",
+            href=absolute(config, feed_path(source.path, "rss")),
+            rel="self",
+            type=FEED_TYPES["rss"],
+        ),
+    ]
+    channel += _entries("rss", entries, partial(_rss_item, config=config), 2, cache)
+    root = {"version": "2.0", "xmlns:atom": ATOM_NS, "xmlns:dc": DC_NS}
+    return _xml_bytes(_el("rss", children=[_el("channel", children=channel)], **root))
+
+
+def _rss_item(art: Article, config: Config) -> Node:
+    url = absolute(config, art.path)
+    parts = [
+        _el("title", art.title),
+        _el("link", url),
+        _el("guid", url, isPermaLink="true"),
+        _el("pubDate", _rfc822(art.date)),  # type: ignore[arg-type]
+        _el("dc:creator", _author(art, config)),
+        _el("category", art.section),
+    ]
+    if art.summary:
+        parts.append(_el("description", art.summary))
+    return _el("item", children=parts)
 
 
 # JSON Feed 1.1 ------------------------------------------------------------------------------------
 
 
-def json_feed(source: FeedSource, site: Site, config: Config) -> bytes:
+def json_feed(
+    source: FeedSource, site: Site, config: Config, cache: EntryCache | None = None
+) -> bytes:
     items = []
     for art in feed_entries(source.articles):
         url = absolute(config, art.path)
@@ -256,7 +331,8 @@ def json_feed(source: FeedSource, site: Site, config: Config) -> bytes:
         "authors": [{"name": config.publisher or config.title, "url": config.base_url}],
         "items": items,
     }
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    # Compact: json's C encoder only runs without indent (pretty-printing was 5x slower).
+    return (json.dumps(feed, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 # Sitemaps -----------------------------------------------------------------------------------------
@@ -281,13 +357,13 @@ def sitemap_urls(site: Site, config: Config) -> list[tuple[str, datetime | None]
 
 
 def _urlset(urls: list[tuple[str, datetime | None]], config: Config) -> bytes:
-    root = ET.Element("urlset", {"xmlns": SITEMAP_NS})
+    items = []
     for path, lastmod in urls:
-        url = _sub(root, "url")
-        _sub(url, "loc", absolute(config, path))
+        parts = [_el("loc", absolute(config, path))]
         if lastmod is not None:
-            _sub(url, "lastmod", _iso(lastmod))
-    return _xml_bytes(root)
+            parts.append(_el("lastmod", _iso(lastmod)))
+        items.append(_el("url", children=parts))
+    return _xml_bytes(_el("urlset", children=items, xmlns=SITEMAP_NS))
 
 
 def sitemap_files(
@@ -298,17 +374,17 @@ def sitemap_files(
     if len(urls) <= limit:
         yield "sitemap.xml", _urlset(urls, config)
         return
-    index = ET.Element("sitemapindex", {"xmlns": SITEMAP_NS})
+    index = []
     for n, start in enumerate(range(0, len(urls), limit), 1):
         chunk = urls[start : start + limit]
         name = f"sitemap-{n}.xml"
         yield name, _urlset(chunk, config)
-        entry = _sub(index, "sitemap")
-        _sub(entry, "loc", absolute(config, name))
+        parts = [_el("loc", absolute(config, name))]
         dates = [d for _, d in chunk if d is not None]
         if dates:
-            _sub(entry, "lastmod", _iso(max(dates)))
-    yield "sitemap.xml", _xml_bytes(index)
+            parts.append(_el("lastmod", _iso(max(dates))))
+        index.append(_el("sitemap", children=parts))
+    yield "sitemap.xml", _xml_bytes(_el("sitemapindex", children=index, xmlns=SITEMAP_NS))
 
 
 def news_articles(site: Site, limit: int = NEWS_LIMIT) -> list[Article]:
@@ -322,17 +398,21 @@ def news_articles(site: Site, limit: int = NEWS_LIMIT) -> list[Article]:
 
 
 def news_sitemap(site: Site, config: Config) -> bytes:
-    root = ET.Element("urlset", {"xmlns": SITEMAP_NS, "xmlns:news": NEWS_NS})
+    urls = []
     for art in news_articles(site):
-        url = _sub(root, "url")
-        _sub(url, "loc", absolute(config, art.path))
-        news = _sub(url, "news:news")
-        pub = _sub(news, "news:publication")
-        _sub(pub, "news:name", config.publisher or config.title)
-        _sub(pub, "news:language", config.lang)
-        _sub(news, "news:publication_date", _iso(art.date))  # type: ignore[arg-type]
-        _sub(news, "news:title", art.title)
-    return _xml_bytes(root)
+        publication = [
+            _el("news:name", config.publisher or config.title),
+            _el("news:language", config.lang),
+        ]
+        news = [
+            _el("news:publication", children=publication),
+            _el("news:publication_date", _iso(art.date)),  # type: ignore[arg-type]
+            _el("news:title", art.title),
+        ]
+        loc = _el("loc", absolute(config, art.path))
+        urls.append(_el("url", children=[loc, _el("news:news", children=news)]))
+    root = {"xmlns": SITEMAP_NS, "xmlns:news": NEWS_NS}
+    return _xml_bytes(_el("urlset", children=urls, **root))
 
 
 def robots_txt(config: Config) -> bytes:
@@ -372,9 +452,11 @@ def digest(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _feed_files(source: FeedSource, site: Site, config: Config) -> list[tuple[str, bytes]]:
+def _feed_files(
+    source: FeedSource, site: Site, config: Config, cache: EntryCache
+) -> list[tuple[str, bytes]]:
     return [
-        (feed_path(source.path, kind).lstrip("/"), write(source, site, config))
+        (feed_path(source.path, kind).lstrip("/"), write(source, site, config, cache))
         for kind, write in _WRITERS.items()
     ]
 
@@ -382,12 +464,13 @@ def _feed_files(source: FeedSource, site: Site, config: Config) -> list[tuple[st
 def publish_groups(site: Site, config: Config) -> Iterator[FileGroup]:
     """Every feed (one group per page it mirrors), the sitemaps, the news sitemap, robots.txt."""
     fallback = _iso(site_time(site))  # a feed without entries is dated by the whole site
+    cache: EntryCache = {}  # shared by this build's feeds (each worker fills its own copy)
     for source in feed_sources(site, config):
         entries = tuple(feed_entries(source.articles))
         own = FeedSource(source.path, source.title, source.description, entries)
         key = digest(source.path, source.title, source.description, fallback,
                      *map(article_stamp, entries))  # fmt: skip
-        yield FileGroup(f"feed:{source.path}", key, partial(_feed_files, own, site, config))
+        yield FileGroup(f"feed:{source.path}", key, partial(_feed_files, own, site, config, cache))
     urls = sitemap_urls(site, config)
     yield FileGroup("sitemaps", digest(repr(urls)), lambda: list(sitemap_files(site, config)))
     news = news_articles(site)

@@ -235,3 +235,20 @@ def test_invalid_xml_characters_are_dropped(tmp_path: Path):
     feed = ET.fromstring(publish.rss_feed(publish.feed_sources(site, config)[0], site, config))
     assert feed.find("channel/item/title").text == "عنوان فيه محرف"
     assert "\x01" in site.articles[0].title  # the article keeps it; only the XML drops it
+
+
+def test_feed_entries_written_once_are_the_same_in_every_feed(tmp_path: Path):
+    """Atom and RSS entries are written once per build and reused by every feed that lists
+    the article (site, section, entities): each feed is byte for byte the one made alone."""
+    content = make_content(tmp_path, FILES)
+    config = load_config(None, content_dir=content, output_dir=tmp_path / "site", base_url=BASE)
+    site = make_site(config)
+    cache: publish.EntryCache = {}
+    sources = publish.feed_sources(site, config)
+    assert len(sources) > 3
+    for source in sources:
+        for write in (publish.atom_feed, publish.rss_feed):
+            shared = write(source, site, config, cache)
+            assert shared == write(source, site, config)
+            assert len(ET.fromstring(shared)) > 0  # well-formed
+    assert cache  # entries were shared
