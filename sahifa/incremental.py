@@ -12,6 +12,7 @@ swapped in atomically, unchanged files hard-linked from the previous site) and
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import multiprocessing as mp
@@ -543,6 +544,9 @@ class Builder:
                 results: Iterator[Any] = map(fn, items)
                 pool = None
             else:
+                # Objects alive now are the workers' inheritance: frozen, a collection in a
+                # worker never walks them (which would copy every page of the heap it touches).
+                gc.freeze()
                 pool = mp.get_context("fork").Pool(self.jobs)
                 chunk = max(1, min(64, len(items) // (self.jobs * 8)))
                 results = pool.imap(_run_item, range(len(items)), chunksize=chunk)
@@ -554,6 +558,7 @@ class Builder:
                 if pool is not None:
                     pool.terminate()
                     pool.join()
+                    gc.unfreeze()
         finally:
             self.progress.finish()
             self._mapped = None
