@@ -300,9 +300,7 @@ def _rss_item(art: Article, config: Config) -> Node:
 # JSON Feed 1.1 ------------------------------------------------------------------------------------
 
 
-def json_feed(
-    source: FeedSource, site: Site, config: Config, cache: EntryCache | None = None
-) -> bytes:
+def json_feed(source: FeedSource, site: Site, config: Config) -> bytes:
     items = []
     for art in feed_entries(source.articles):
         url = absolute(config, art.path)
@@ -428,8 +426,6 @@ def robots_txt(config: Config) -> bytes:
 
 # Everything ---------------------------------------------------------------------------------------
 
-_WRITERS = {"atom": atom_feed, "rss": rss_feed, "json": json_feed}
-
 
 @dataclass(frozen=True)
 class FileGroup:
@@ -455,10 +451,12 @@ def digest(*parts: str) -> str:
 def _feed_files(
     source: FeedSource, site: Site, config: Config, cache: EntryCache
 ) -> list[tuple[str, bytes]]:
-    return [
-        (feed_path(source.path, kind).lstrip("/"), write(source, site, config, cache))
-        for kind, write in _WRITERS.items()
-    ]
+    made = {
+        "atom": atom_feed(source, site, config, cache),
+        "rss": rss_feed(source, site, config, cache),
+        "json": json_feed(source, site, config),
+    }
+    return [(feed_path(source.path, kind).lstrip("/"), data) for kind, data in made.items()]
 
 
 def publish_groups(site: Site, config: Config) -> Iterator[FileGroup]:
