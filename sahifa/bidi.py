@@ -29,6 +29,8 @@ _RUN = re.compile(
 )
 # An international or spaced phone number: +961 1 234 567, 00963 11 123 4567.
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)[0-9]{1,4}(?:[ \t-][0-9]{1,5}){1,5}(?![\w])")
+# What any run or phone number starts with: most Arabic lines have none and skip the scans.
+_MAY_NEED = re.compile(r"[A-Za-z\u00C0-\u024F]|\+[0-9]|00[0-9]")
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 
 
@@ -49,7 +51,7 @@ def isolate(text: str, arabic_line: bool | None = None) -> str:
     """
     if arabic_line is None:
         arabic_line = is_arabic_line(text)
-    if not arabic_line:
+    if not arabic_line or _MAY_NEED.search(text) is None:
         return html.escape(text, quote=False)
     spans: list[tuple[int, int, str]] = []
     for m in _PHONE.finditer(text):
