@@ -69,7 +69,7 @@ from .site import assign_paths, link_site, newest_first
 from .writer import OLD_PREFIX, Patch, Swap, clean_stale
 
 log = logging.getLogger("sahifa")
-CACHE_FORMAT = 9
+CACHE_FORMAT = 10
 
 
 def code_version() -> str:
@@ -123,6 +123,10 @@ class State:
     # Feeds, sitemaps, search index: group name -> (key, the files it made)
     groups: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)  # output file -> sha1 of bytes
+    # The gazetteers of the last build with the digest each was made from (`_base_gazetteer`,
+    # `_site_gazetteer`): a rebuild whose names did not change loads them instead of building
+    # them again from the lists and every article's discovered and declared names.
+    gazetteers: dict[str, tuple[str, Gazetteer]] = field(default_factory=dict)
 
 
 @dataclass
@@ -310,7 +314,7 @@ class Builder:
             return State(version=self.version)
         try:
             with open(path, "rb") as handle:
-                state = pickle.load(handle)
+                state = _unpickle(handle)
             if not isinstance(state, State) or state.version != self.version:
                 raise ValueError("cache from another version")
         except Exception as exc:  # a cache is never trusted: anything odd means start afresh
@@ -410,7 +414,10 @@ class Builder:
         data = site_file.read_bytes() if site_file.exists() else b""
         digest = hashlib.sha1(data).hexdigest()
         if self._base is None or digest != self._base[1]:
-            self._base = (load_gazetteer(site_file), digest)
+            saved = self.state.gazetteers.get("base")
+            gaz = saved[1] if saved and saved[0] == digest else load_gazetteer(site_file)
+            self._base = (gaz, digest)
+            self.state.gazetteers["base"] = (digest, gaz)
         return self._base
 
     def _site_gazetteer(self, sources: list[Source]) -> tuple[Gazetteer, str]:
@@ -428,10 +435,15 @@ class Builder:
         parts = [base_digest, *(f"{n}:{t}" for n, t in promoted), "|", *declared]
         key = hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
         if self.gaz is None or key != self._gaz_key:
-            gaz = promote_discovered(base, (src.candidates for src in sources))
-            register = Article(source="", title="", slug="", section="", body_html="", text="")
-            extract(gaz, replace(register, declared_entities=tuple(declared)))
+            saved = self.state.gazetteers.get("site")
+            if saved and saved[0] == key:
+                gaz = saved[1]
+            else:
+                gaz = promote_discovered(base, (src.candidates for src in sources))
+                register = Article(source="", title="", slug="", section="", body_html="", text="")
+                extract(gaz, replace(register, declared_entities=tuple(declared)))
             self.gaz, self._gaz_key = gaz, key
+            self.state.gazetteers["site"] = (key, gaz)
         return self.gaz, key
 
     def _read(
@@ -892,6 +904,19 @@ class Builder:
         if not self.in_place:
             clean_stale(root)  # what a killed build may have left behind
         return hashes
+
+
+def _unpickle(handle: Any) -> Any:
+    """pickle.load with the cyclic collector paused: loading a large State makes a million
+    objects, and the collections they trigger walk the whole growing heap again and again
+    (60 MB State of 10,000 articles: 0.8-1.2 s -> 0.35-0.42 s)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.load(handle)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _folder_id(folder: Path) -> tuple[int, int] | None:

@@ -328,3 +328,24 @@ def test_the_cache_keeps_article_text_packed(tmp_path: Path):
     assert "افتتح سوق جديد في حلب" in full.body_html and "افتتح سوق" in full.text
     page = (out / "أخبار" / "سوق-في-حلب" / "index.html").read_text("utf-8")
     assert "افتتح سوق جديد في حلب قرب دمشق." in page
+
+
+def test_the_saved_gazetteers_serve_until_the_names_change(tmp_path: Path, monkeypatch):
+    import sahifa.incremental as inc
+
+    content, out = setup_site(tmp_path)
+    builder(content, out).build()
+
+    def fail(*_a, **_k):
+        raise AssertionError("a gazetteer was built again although no name changed")
+
+    monkeypatch.setattr(inc, "load_gazetteer", fail)
+    monkeypatch.setattr(inc, "promote_discovered", fail)
+    (content / "a.md").write_text(article("زيارة إلى دمشق", 1, "وصل الوفد إلى دمشق ثم حلب أمس."))
+    result = builder(content, out).build()  # a new process: the gazetteers come from the cache
+    assert result.reread == 1 and (out / "entity" / "دمشق" / "index.html").is_file()
+    monkeypatch.undo()
+    # The site's own list changes: both gazetteers are made again and the new name is found.
+    (content / "entities.toml").write_text('[place]\n"سوق" = []\n', "utf-8")
+    builder(content, out).build()
+    assert (out / "entity" / "سوق" / "index.html").is_file()
