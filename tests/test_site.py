@@ -1,0 +1,39 @@
+"""Site-wide linking (sahifa/site.py): the entities named beside each entity."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from sahifa.entities import load_gazetteer
+from sahifa.model import Article, EntityRef
+from sahifa.site import _top_co_entities, link_site
+
+
+def art(source: str, *names: str) -> Article:
+    refs = tuple(EntityRef(n, "place") for n in names)
+    return Article(source=source, title=source, slug=source, section="أخبار", body_html="",
+                   text="", entities=refs)  # fmt: skip
+
+
+def test_co_entities_rank_by_articles_together_then_name_and_leave_out_the_entity():
+    site = link_site(
+        (art("a", "دمشق", "حلب", "حمص"), art("b", "دمشق", "حلب"), art("c", "دمشق", "بيروت")),
+        load_gazetteer(None),
+        related_count=3,
+        ascii_only=False,
+    )
+    assert site.co_entities["دمشق"] == (("حلب", 2), ("بيروت", 1), ("حمص", 1))
+    assert site.co_entities["بيروت"] == (("دمشق", 1),)
+
+
+def test_top_co_entities_is_the_first_ten_of_the_full_ranking():
+    rng = random.Random(5)
+    names = [f"اسم{i}" for i in range(40)]
+    for _ in range(300):
+        counts = Counter({n: rng.randint(1, 6) for n in rng.sample(names, rng.randint(1, 40))})
+        counts["الذات"] = 99
+        expected = sorted(
+            ((n, c) for n, c in counts.items() if n != "الذات"), key=lambda kv: (-kv[1], kv[0])
+        )[:10]
+        assert _top_co_entities("الذات", Counter(counts)) == tuple(expected)
