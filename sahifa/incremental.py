@@ -800,7 +800,8 @@ class Builder:
         )
         if self._env is None or theme != self._theme:
             # Keep compiled templates between builds (serve) until a template changes.
-            self._env, self._theme = make_env(config), theme
+            templates = self.cache_dir / "templates" if self.cache_dir else None
+            self._env, self._theme = make_env(config, templates), theme
         keys: dict[str, str] = {}
         todo: list[PageJob] = []
         self._key_memo = {}

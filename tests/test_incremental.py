@@ -349,3 +349,21 @@ def test_the_saved_gazetteers_serve_until_the_names_change(tmp_path: Path, monke
     (content / "entities.toml").write_text('[place]\n"سوق" = []\n', "utf-8")
     builder(content, out).build()
     assert (out / "entity" / "سوق" / "index.html").is_file()
+
+
+def test_compiled_templates_are_kept_in_the_cache(tmp_path: Path, monkeypatch):
+    import jinja2
+
+    content, out = setup_site(tmp_path)
+    builder(content, out).build()
+    assert any((out.parent / ".cache" / "templates").iterdir())
+
+    def fail(*_a, **_k):
+        raise AssertionError("a template was compiled again although none changed")
+
+    monkeypatch.setattr(jinja2.Environment, "compile", fail)
+    (content / "a.md").write_text(article("زيارة إلى دمشق", 1, "وصل الوفد إلى دمشق صباحًا."))
+    result = builder(content, out).build()  # a new process: templates come from the cache
+    assert result.rendered >= 1 and "صباحًا" in (
+        out / "أخبار" / "زيارة-إلى-دمشق" / "index.html"
+    ).read_text("utf-8")
