@@ -35,6 +35,15 @@ def builder(content: Path, out: Path, **kw) -> Builder:
     return Builder(config, cache_dir=out.parent / ".cache", **kw)
 
 
+def must_not_run(why: str):
+    """A stand-in for a function the build must not call in this case."""
+
+    def fail(*_a, **_k):
+        raise AssertionError(why)
+
+    return fail
+
+
 def home_titles(out: Path) -> list[str]:
     soup = BeautifulSoup((out / "index.html").read_text("utf-8"), "html.parser")
     return [a.get_text() for a in soup.select(".card > a")]
@@ -150,9 +159,7 @@ def test_unchanged_inputs_skip_linking_and_rendering(tmp_path: Path, monkeypatch
     builder(content, out).build()
     import sahifa.incremental as inc
 
-    def fail(*_a, **_k):
-        raise AssertionError("the site was linked again although no input changed")
-
+    fail = must_not_run("the site was linked again although no input changed")
     monkeypatch.setattr(inc, "link_site", fail)
     (content / "a.md").touch()  # a new mtime, the same bytes
     result = builder(content, out).build()
@@ -336,9 +343,7 @@ def test_the_saved_gazetteers_serve_until_the_names_change(tmp_path: Path, monke
     content, out = setup_site(tmp_path)
     builder(content, out).build()
 
-    def fail(*_a, **_k):
-        raise AssertionError("a gazetteer was built again although no name changed")
-
+    fail = must_not_run("a gazetteer was built again although no name changed")
     monkeypatch.setattr(inc, "load_gazetteer", fail)
     monkeypatch.setattr(inc, "promote_discovered", fail)
     (content / "a.md").write_text(article("زيارة إلى دمشق", 1, "وصل الوفد إلى دمشق ثم حلب أمس."))
@@ -358,9 +363,7 @@ def test_compiled_templates_are_kept_in_the_cache(tmp_path: Path, monkeypatch):
     builder(content, out).build()
     assert any((out.parent / ".cache" / "templates").iterdir())
 
-    def fail(*_a, **_k):
-        raise AssertionError("a template was compiled again although none changed")
-
+    fail = must_not_run("a template was compiled again although none changed")
     monkeypatch.setattr(jinja2.Environment, "compile", fail)
     (content / "a.md").write_text(article("زيارة إلى دمشق", 1, "وصل الوفد إلى دمشق صباحًا."))
     result = builder(content, out).build()  # a new process: templates come from the cache
