@@ -57,10 +57,10 @@ def timed(
 def set_aside(path: Path, work: Path) -> None:
     """Move a previous output out of the way instead of deleting it; `main` deletes what was
     set aside once every case has run. On this machine's ext4 (no journal) the kernel skips
-    recently freed inodes one by one when it allocates new ones: a build that creates 26,000
-    files right after 40,000 were deleted spent 5-15x the system time of the same build on a
-    quiet disk (minutes pass before freed inodes are cheap again). Deleting between cases
-    charged that to whichever tool ran next, unevenly."""
+    recently freed inodes one by one when it allocates new ones: making 10,000 folders with a
+    file each right after 20,000-40,000 files were deleted took 5-15x the system time it
+    takes on a quiet disk (minutes pass before freed inodes are cheap again). Deleting
+    between cases charged that to whichever tool ran next, unevenly."""
     if path.exists():
         trash = work / "trash"
         trash.mkdir(exist_ok=True)
