@@ -103,16 +103,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(config: Config, args: argparse.Namespace) -> int:
-    from .incremental import Builder
-    from .pipeline import check_output_dir
-    from .progress import for_terminal
+    from .files import check_output_dir
+    from .fingerprint import check
+    from .writer import clean_stale
 
     check_output_dir(config)
     cache = None if args.no_cache else config.output_dir.parent / ".sahifa-cache"
-    jobs = args.jobs or os.cpu_count() or 1
-    progress = for_terminal(args.quiet)
-    builder = Builder(config, cache_dir=cache, jobs=jobs, progress=progress)
-    report = builder.build(keep_going=args.keep_going)
+    # Nothing changed since the last build: say so before importing the parser and templates.
+    report = check(config, cache) if cache is not None else None
+    if report is not None:
+        clean_stale(config.output_dir)  # what a killed build may have left behind
+    else:
+        from .incremental import Builder
+        from .progress import for_terminal
+
+        jobs = args.jobs or os.cpu_count() or 1
+        builder = Builder(config, cache_dir=cache, jobs=jobs, progress=for_terminal(args.quiet))
+        report = builder.build(keep_going=args.keep_going)
     if not args.quiet:
         print(f"sahifa: {report.summary()} -> {config.output_dir}")
         if args.verbose:

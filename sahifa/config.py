@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -75,3 +76,13 @@ def load_config(path: Path | None = None, **overrides: object) -> Config:
     if config.months not in ("standard", "levantine", "maghrebi"):
         raise ConfigError(f"months must be standard, levantine or maghrebi, not {config.months!r}")
     return config
+
+
+SEARCH_SWITCH = "SAHIFA_SEARCH"  # the environment's say over the search index
+
+
+def search_enabled(config: Config | None = None) -> bool:
+    """Indexing is on unless `search = false` in site.toml or SAHIFA_SEARCH is 0/false/no/off."""
+    if config is not None and not config.search:
+        return False
+    return os.environ.get(SEARCH_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")

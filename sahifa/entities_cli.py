@@ -93,7 +93,8 @@ def _print_files(report: list[dict]) -> None:
 
 def site_entities(gaz: Gazetteer, config: Config) -> dict:
     """{"entities": [...], "candidates": [...]}, each {"name", "type", "articles", "mentions"}."""
-    from .pipeline import discover, publishable, read_all
+    from .files import discover
+    from .pipeline import publishable, read_all
 
     articles, _ = read_all(config, discover(config.content_dir), keep_going=True)
     articles = publishable(articles, config, datetime.now(UTC))

@@ -27,8 +27,7 @@ from typing import Any
 
 import jinja2
 
-from . import __version__
-from .config import Config
+from .config import Config, search_enabled
 from .entities import (
     Gazetteer,
     article_candidates,
@@ -37,19 +36,20 @@ from .entities import (
     promote_discovered,
 )
 from .errors import ContentError, SahifaError
+from .files import CONTENT_SUFFIXES, Listing, discover, discover_images, hidden, walk
+from .fingerprint import (
+    BuildResult,
+    Index,
+    code_version,
+    folder_id,
+    quick_key,
+    tree_digest,
+    unchanged,
+)
 from .frontpage import ThemeData
 from .images import IMAGE_SUFFIXES, image_size, place_images
 from .model import Article, EntityRef, Site, pack_body, unpack_body
-from .pipeline import (
-    CONTENT_SUFFIXES,
-    Listing,
-    discover,
-    discover_images,
-    hidden,
-    load_manifest,
-    publishable,
-    walk,
-)
+from .pipeline import load_manifest, publishable
 from .progress import Progress
 from .publish import FileGroup
 from .readers import read_article, source_digest
@@ -64,34 +64,10 @@ from .render import (
     site_groups,
     static_files,
 )
-from .search import search_enabled
 from .site import assign_paths, link_site, newest_first
 from .writer import OLD_PREFIX, Patch, Swap, clean_stale
 
 log = logging.getLogger("sahifa")
-CACHE_FORMAT = 10
-
-
-def code_version() -> str:
-    """Changes whenever Sahifa's code or built-in data change: old caches are then ignored."""
-    h = hashlib.sha1(f"{__version__}|{CACHE_FORMAT}".encode())
-    package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".toml", ".js") and "__pycache__" not in path.parts:
-            h.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
-    return h.hexdigest()
-
-
-def tree_digest(*roots: Path | None) -> str:
-    """Hash of every file under the given folders (the templates and their static files)."""
-    h = hashlib.sha1()
-    for root in roots:
-        if root is None or not root.is_dir():
-            continue
-        for path in sorted(root.rglob("*")):
-            if path.is_file():
-                h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
 
 
 @dataclass
@@ -127,61 +103,6 @@ class State:
     # `_site_gazetteer`): a rebuild whose names did not change loads them instead of building
     # them again from the lists and every article's discovered and declared names.
     gazetteers: dict[str, tuple[str, Gazetteer]] = field(default_factory=dict)
-
-
-@dataclass
-class Index:
-    """A few kilobytes saved beside the State: enough to tell that nothing changed since the
-    last build without loading the State itself (hundreds of MB on a large site)."""
-
-    version: str
-    quick_key: str  # digest of every input's name and stat (see Builder._quick_key)
-    horizon: float | None  # when the next scheduled article falls due (then: a real build)
-    output_id: tuple[int, int] | None
-    files: list[str]  # the output files, which must all still be there
-    articles: int
-    state_stat: tuple[int, int, int]  # (inode, mtime_ns, size) of the State it vouches for
-
-
-@dataclass
-class BuildResult:
-    articles: int = 0
-    files: int = 0
-    written: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    rendered: int = 0
-    reread: int = 0
-    extracted: int = 0  # articles whose entities were searched for again
-    groups: int = 0  # feed, sitemap and search groups made again
-    seconds: dict[str, float] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-
-    @property
-    def css_only(self) -> bool:
-        return (
-            bool(self.written)
-            and not self.removed
-            and all(f.endswith(".css") for f in self.written)
-        )
-
-    def stages(self) -> str:
-        """Time and counts per stage, for `-v`."""
-        counts = {
-            "read": f"{self.reread} read, {self.extracted} searched for entities",
-            "plan": f"{self.rendered} pages to render, {self.groups} feed/sitemap groups to make",
-            "render+write": f"{len(self.written)} written, {len(self.removed)} removed",
-        }
-        return ", ".join(
-            f"{stage} {secs:.2f} s" + (f" ({counts[stage]})" if stage in counts else "")
-            for stage, secs in self.seconds.items()
-        )
-
-    def summary(self) -> str:
-        total = sum(self.seconds.values())
-        return (
-            f"{self.articles} articles, {self.files} files ({len(self.written)} written, "
-            f"{self.rendered} rendered) in {total:.2f} s"
-        )
 
 
 PATCH_MAX = 500  # up to this many changed files (or 5 %) are patched in place, not swapped
@@ -320,7 +241,7 @@ class Builder:
         except Exception as exc:  # a cache is never trusted: anything odd means start afresh
             log.info("ignoring build cache %s (%s)", path, exc)
             return State(version=self.version)
-        if _folder_id(self.config.output_dir) != state.output_id:
+        if folder_id(self.config.output_dir) != state.output_id:
             # The output folder is not the one this cache describes (deleted, or replaced by a
             # build that did not use the cache): keep the per-article work, forget the pages.
             state.page_keys, state.file_hashes, state.groups = {}, {}, {}
@@ -360,51 +281,7 @@ class Builder:
             os.replace(tmp, index)
 
     def _quick_key(self) -> str:
-        """Names and stats of everything a build reads (content, images, manifest, the site's
-        entities.toml), the templates' bytes, the config and the code version."""
-        config = self.config
-        parts = [self.version, repr(config), tree_digest(config.theme_dir, config.templates_dir)]
-        parts.append(repr(search_enabled(config)))  # SAHIFA_SEARCH=0 is not in the config
-        extra = [config.manifest, config.content_dir / "entities.toml"]
-        # A refused file (a link out of content/) is left to the real read to report.
-        listing = self._listing()
-        files = [path for _, path in discover(config.content_dir, [], True, listing)]
-        files += [path for _, path in discover_images(config.content_dir, listing)]
-        for path in [*files, *(p for p in extra if p is not None)]:
-            try:
-                st = os.stat(path)
-            except OSError:
-                parts.append(f"{path}:-")
-                continue
-            parts.append(f"{path}:{st.st_mtime_ns}:{st.st_size}")
-        return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
-
-    def _unchanged_since_index(self, quick_key: str) -> Index | None:
-        """The saved Index when it proves that this build would change nothing."""
-        path = self._cache_file()
-        if path is None or not (path.parent / "index.pickle").exists():
-            return None
-        try:
-            with open(path.parent / "index.pickle", "rb") as handle:
-                index = pickle.load(handle)
-            if not isinstance(index, Index) or index.version != self.version:
-                return None
-        except Exception:  # like the State: never trusted when odd
-            return None
-        root = self.config.output_dir
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        if (
-            index.state_stat != (st.st_ino, st.st_mtime_ns, st.st_size)
-            or (index.horizon is not None and time.time() >= index.horizon)
-            or _folder_id(root) != index.output_id
-            or index.quick_key != quick_key
-            or not all(os.path.isfile(os.path.join(root, name)) for name in index.files)
-        ):
-            return None
-        return index
+        return quick_key(self.config, self.version, self._listing())
 
     # -- stages ----------------------------------------------------------------------------------
 
@@ -588,13 +465,11 @@ class Builder:
         if (
             self._state is None
             and self._quick
-            and (index := self._unchanged_since_index(self._quick))
+            and (done := unchanged(self.config, self.cache_dir, self.version, self._quick, t0))
         ):
-            result.articles, result.files = index.articles, len(index.files)
-            result.seconds = {"check": time.perf_counter() - t0}
             if not self.in_place:
                 clean_stale(self.config.output_dir)
-            return result
+            return done
         articles = self._read(keep_going, result, changed)
         t1 = time.perf_counter()
         config = self.config
@@ -629,7 +504,7 @@ class Builder:
         self.state.sources = self._pending_sources
         self.state.relate_memo = self._pending_memo
         self.state.inputs_key = "" if result.skipped else inputs
-        self.state.output_id = _folder_id(config.output_dir)
+        self.state.output_id = folder_id(config.output_dir)
         self._save_state()
         result.articles = len(site.articles)
         result.files = len(hashes)
@@ -918,15 +793,6 @@ def _unpickle(handle: Any) -> Any:
     finally:
         if enabled:
             gc.enable()
-
-
-def _folder_id(folder: Path) -> tuple[int, int] | None:
-    """Identifies one output folder: each complete build swaps in a new one."""
-    try:
-        st = folder.stat()
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
 
 
 __all__ = ["Builder", "BuildResult", "OLD_PREFIX"]

@@ -20,7 +20,6 @@ import hashlib
 import html
 import json
 import logging
-import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .arabic import normalize
-from .config import Config
+from .config import Config, search_enabled
 from .errors import SahifaError
 from .model import Article, Site
 from .publish import FileGroup, article_stamp, digest
@@ -39,14 +38,6 @@ log = logging.getLogger("sahifa")
 
 BUNDLE = "pagefind"
 LANGUAGE = "ar"  # one index for the whole site: the search page is Arabic
-ENV_SWITCH = "SAHIFA_SEARCH"
-
-
-def search_enabled(config: Config | None = None) -> bool:
-    """Indexing is on unless `search = false` in site.toml or SAHIFA_SEARCH is 0/false/no/off."""
-    if config is not None and not config.search:
-        return False
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def available() -> bool:

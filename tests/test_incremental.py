@@ -370,3 +370,28 @@ def test_compiled_templates_are_kept_in_the_cache(tmp_path: Path, monkeypatch):
     assert result.rendered >= 1 and "صباحًا" in (
         out / "أخبار" / "زيارة-إلى-دمشق" / "index.html"
     ).read_text("utf-8")
+
+
+def test_the_command_answers_an_unchanged_site_before_importing_the_build(tmp_path: Path):
+    import subprocess
+    import sys
+
+    content, out = setup_site(tmp_path)
+    probe = (
+        "import sys; from sahifa.cli import main; code = main(sys.argv[1:]); "
+        "print('loaded:', sorted(m for m in ('sahifa.incremental', 'jinja2', 'markdown_it') "
+        "if m in sys.modules)); sys.exit(code)"
+    )
+    args = ["--content", str(content), "--output", str(out), "--no-search"]
+
+    def run() -> str:
+        done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
+                              text=True, cwd=tmp_path, check=True)  # fmt: skip
+        return done.stdout
+
+    assert "'jinja2'" in run()  # the first build imports everything
+    again = run()
+    assert "loaded: []" in again and "(0 written, 0 rendered)" in again
+    (content / "c.md").write_text(article("طقس بيروت", 3, "ثلوج في بيروت.", section="طقس"))
+    edited = run()  # a changed file: the full build runs and writes the page
+    assert "'sahifa.incremental'" in edited and "ثلوج" in (out / "index.html").read_text("utf-8")

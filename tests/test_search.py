@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup
 
 from sahifa import search
 from sahifa.arabic import normalize
-from sahifa.config import load_config
+from sahifa.config import SEARCH_SWITCH, load_config
 from sahifa.pipeline import build
 
 from .conftest import make_content
@@ -43,7 +43,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("search")
     content = make_content(tmp, FILES)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(search.ENV_SWITCH, "1")
+        mp.setenv(SEARCH_SWITCH, "1")
         outs = []
         for name in ("one", "two"):
             out = tmp / name
@@ -80,7 +80,7 @@ def test_filter_values_are_sorted_without_reencoding():
 
 
 def test_switched_off_builds_no_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv(search.ENV_SWITCH, "0")
+    monkeypatch.setenv(SEARCH_SWITCH, "0")
     out = tmp_path / "site"
     build(load_config(None, content_dir=make_content(tmp_path, FILES), output_dir=out))
     assert not (out / "pagefind").exists()

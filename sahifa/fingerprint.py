@@ -1,0 +1,176 @@
+"""What a build reads, as one digest, and the saved `Index` that proves a build would change
+nothing. Kept light (no parser, templates or entity lists) so that `python build.py` on an
+unchanged site answers before importing them (`check`); the Builder uses the same functions."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .config import Config, search_enabled
+from .files import Listing, discover, discover_images, walk
+
+CACHE_FORMAT = 11
+
+
+def code_version() -> str:
+    """Changes whenever Sahifa's code or built-in data change: old caches are then ignored."""
+    h = hashlib.sha1(f"{__version__}|{CACHE_FORMAT}".encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".toml", ".js") and "__pycache__" not in path.parts:
+            h.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def tree_digest(*roots: Path | None) -> str:
+    """Hash of every file under the given folders (the templates and their static files)."""
+    h = hashlib.sha1()
+    for root in roots:
+        if root is None or not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def folder_id(folder: Path) -> tuple[int, int] | None:
+    """Identifies one output folder: each complete build swaps in a new one."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+@dataclass
+class Index:
+    """A few kilobytes saved beside the State: enough to tell that nothing changed since the
+    last build without loading the State itself (hundreds of MB on a large site)."""
+
+    version: str
+    quick_key: str  # digest of every input's name and stat (`quick_key`)
+    horizon: float | None  # when the next scheduled article falls due (then: a real build)
+    output_id: tuple[int, int] | None
+    files: list[str]  # the output files, which must all still be there
+    articles: int
+    state_stat: tuple[int, int, int]  # (inode, mtime_ns, size) of the State it vouches for
+
+
+@dataclass
+class BuildResult:
+    articles: int = 0
+    files: int = 0
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rendered: int = 0
+    reread: int = 0
+    extracted: int = 0  # articles whose entities were searched for again
+    groups: int = 0  # feed, sitemap and search groups made again
+    seconds: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def css_only(self) -> bool:
+        return (
+            bool(self.written)
+            and not self.removed
+            and all(f.endswith(".css") for f in self.written)
+        )
+
+    def stages(self) -> str:
+        """Time and counts per stage, for `-v`."""
+        counts = {
+            "read": f"{self.reread} read, {self.extracted} searched for entities",
+            "plan": f"{self.rendered} pages to render, {self.groups} feed/sitemap groups to make",
+            "render+write": f"{len(self.written)} written, {len(self.removed)} removed",
+        }
+        return ", ".join(
+            f"{stage} {secs:.2f} s" + (f" ({counts[stage]})" if stage in counts else "")
+            for stage, secs in self.seconds.items()
+        )
+
+    def summary(self) -> str:
+        total = sum(self.seconds.values())
+        return (
+            f"{self.articles} articles, {self.files} files ({len(self.written)} written, "
+            f"{self.rendered} rendered) in {total:.2f} s"
+        )
+
+
+def quick_key(config: Config, version: str, listing: Listing) -> str:
+    """Names and stats of everything a build reads (content, images, manifest, the site's
+    entities.toml), the templates' bytes, the config and the code version."""
+    parts = [version, repr(config), tree_digest(config.theme_dir, config.templates_dir)]
+    parts.append(repr(search_enabled(config)))  # SAHIFA_SEARCH=0 is not in the config
+    extra = [config.manifest, config.content_dir / "entities.toml"]
+    # A refused file (a link out of content/) is left to the real read to report.
+    files = [path for _, path in discover(config.content_dir, [], True, listing)]
+    files += [path for _, path in discover_images(config.content_dir, listing)]
+    for path in [*files, *(p for p in extra if p is not None)]:
+        try:
+            st = os.stat(path)
+        except OSError:
+            parts.append(f"{path}:-")
+            continue
+        parts.append(f"{path}:{st.st_mtime_ns}:{st.st_size}")
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def unchanged(
+    config: Config, cache_dir: Path, version: str, quick: str, started: float
+) -> BuildResult | None:
+    """The result of a build that changes nothing, when the saved Index proves it (`quick`:
+    this build's `quick_key`); None when a real build is needed."""
+    index = _saved_index(config, cache_dir, version, quick)
+    if index is None:
+        return None
+    return BuildResult(
+        articles=index.articles,
+        files=len(index.files),
+        seconds={"check": time.perf_counter() - started},
+    )
+
+
+def check(config: Config, cache_dir: Path) -> BuildResult | None:
+    """`unchanged` from nothing but the files: what `python build.py` tries before it loads
+    the parser, the templates and the entity lists (a third of a second of imports)."""
+    started = time.perf_counter()
+    version = code_version()
+    content = config.content_dir
+    listing = walk(content) if content.is_dir() else []
+    return unchanged(config, cache_dir, version, quick_key(config, version, listing), started)
+
+
+def _saved_index(config: Config, cache_dir: Path, version: str, quick: str) -> Index | None:
+    """The saved Index when it proves that this build would change nothing."""
+    path = cache_dir / "state.pickle"
+    if not (cache_dir / "index.pickle").exists():
+        return None
+    try:
+        with open(cache_dir / "index.pickle", "rb") as handle:
+            index = pickle.load(handle)
+        if not isinstance(index, Index) or index.version != version:
+            return None
+    except Exception:  # like the State: never trusted when odd
+        return None
+    root = config.output_dir
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if (
+        index.state_stat != (st.st_ino, st.st_mtime_ns, st.st_size)
+        or (index.horizon is not None and time.time() >= index.horizon)
+        or folder_id(root) != index.output_id
+        or index.quick_key != quick
+        or not all(os.path.isfile(os.path.join(root, name)) for name in index.files)
+    ):
+        return None
+    return index
