@@ -1,6 +1,6 @@
 """The content folder's files and the output folder's safety: walked once per build, kept
 light (no parser, no templates) so that a build that changes nothing can be told from these
-and the cache alone (`cache.py`)."""
+and the cache alone (`fingerprint.py`)."""
 
 from __future__ import annotations
 

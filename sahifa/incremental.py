@@ -281,6 +281,7 @@ class Builder:
             os.replace(tmp, index)
 
     def _quick_key(self) -> str:
+        """This build's `fingerprint.quick_key`, from the build's one walk of content/."""
         return quick_key(self.config, self.version, self._listing())
 
     # -- stages ----------------------------------------------------------------------------------
