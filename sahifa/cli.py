@@ -104,13 +104,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _build(config: Config, args: argparse.Namespace) -> int:
     from .files import check_output_dir
-    from .fingerprint import check
+    from .fingerprint import nothing_changed
     from .writer import clean_stale
 
     check_output_dir(config)
     cache = None if args.no_cache else config.output_dir.parent / ".sahifa-cache"
     # Nothing changed since the last build: say so before importing the parser and templates.
-    report = check(config, cache) if cache is not None else None
+    report = nothing_changed(config, cache) if cache is not None else None
     if report is not None:
         clean_stale(config.output_dir)  # what a killed build may have left behind
     else:

@@ -1,6 +1,7 @@
 """What a build reads, as one digest, and the saved `Index` that proves a build would change
 nothing. Kept light (no parser, templates or entity lists) so that `python build.py` on an
-unchanged site answers before importing them (`check`); the Builder uses the same functions."""
+unchanged site answers before importing them (`nothing_changed`); the Builder uses the same
+functions."""
 
 from __future__ import annotations
 
@@ -138,7 +139,7 @@ def unchanged(
     )
 
 
-def check(config: Config, cache_dir: Path) -> BuildResult | None:
+def nothing_changed(config: Config, cache_dir: Path) -> BuildResult | None:
     """`unchanged` from nothing but the files: what `python build.py` tries before it loads
     the parser, the templates and the entity lists (a third of a second of imports)."""
     started = time.perf_counter()
