@@ -110,7 +110,7 @@ def _build(config: Config, args: argparse.Namespace) -> int:
     check_output_dir(config)
     cache = None if args.no_cache else config.output_dir.parent / ".sahifa-cache"
     # Nothing changed since the last build: say so before importing the parser and templates.
-    report = nothing_changed(config, cache) if cache is not None else None
+    report, taken = nothing_changed(config, cache) if cache is not None else (None, None)
     if report is not None:
         clean_stale(config.output_dir)  # what a killed build may have left behind
     else:
@@ -119,7 +119,7 @@ def _build(config: Config, args: argparse.Namespace) -> int:
 
         jobs = args.jobs or os.cpu_count() or 1
         builder = Builder(config, cache_dir=cache, jobs=jobs, progress=for_terminal(args.quiet))
-        report = builder.build(keep_going=args.keep_going)
+        report = builder.build(keep_going=args.keep_going, taken=taken)
     if not args.quiet:
         print(f"sahifa: {report.summary()} -> {config.output_dir}")
         if args.verbose:

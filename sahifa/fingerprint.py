@@ -139,14 +139,26 @@ def unchanged(
     )
 
 
-def nothing_changed(config: Config, cache_dir: Path) -> BuildResult | None:
+@dataclass(frozen=True)
+class Fingerprint:
+    """One build's look at its inputs, taken before anything is read: the code version, the
+    walk of content/ and their `quick_key`. Handed on to the Builder when the site did change,
+    so it neither walks nor stats the content a second time."""
+
+    version: str
+    listing: Listing
+    quick: str
+
+
+def nothing_changed(config: Config, cache_dir: Path) -> tuple[BuildResult | None, Fingerprint]:
     """`unchanged` from nothing but the files: what `python build.py` tries before it loads
     the parser, the templates and the entity lists (a third of a second of imports)."""
     started = time.perf_counter()
     version = code_version()
     content = config.content_dir
     listing = walk(content) if content.is_dir() else []
-    return unchanged(config, cache_dir, version, quick_key(config, version, listing), started)
+    taken = Fingerprint(version, listing, quick_key(config, version, listing))
+    return unchanged(config, cache_dir, version, taken.quick, started), taken
 
 
 def _saved_index(config: Config, cache_dir: Path, version: str, quick: str) -> Index | None:

@@ -39,6 +39,7 @@ from .errors import ContentError, SahifaError
 from .files import CONTENT_SUFFIXES, Listing, discover, discover_images, hidden, walk
 from .fingerprint import (
     BuildResult,
+    Fingerprint,
     Index,
     code_version,
     folder_id,
@@ -454,17 +455,28 @@ class Builder:
             self._mapped = None
             _WORKER_BUILDER = None
 
-    def build(self, keep_going: bool = False, changed: set[Path] | None = None) -> BuildResult:
+    def build(
+        self,
+        keep_going: bool = False,
+        changed: set[Path] | None = None,
+        taken: Fingerprint | None = None,
+    ) -> BuildResult:
         """One build. On error the previous output and cache stay as they were. `changed`:
-        the files the preview server's watcher saw change since the last good build."""
+        the files the preview server's watcher saw change since the last good build. `taken`:
+        the inputs as `fingerprint.nothing_changed` saw them, which found the site changed."""
         result = BuildResult()
         t0 = time.perf_counter()
         self._walked = None
-        # Taken before anything is read, once per build: a file saved during the build then
-        # no longer matches the index, and the next build looks at it.
-        self._quick = self._quick_key() if self.cache_dir is not None and changed is None else ""
+        if taken is not None and taken.version == self.version:
+            self._walked, self._quick = taken.listing, taken.quick
+        else:
+            # Taken before anything is read, once per build: a file saved during the build
+            # then no longer matches the index, and the next build looks at it.
+            use = self.cache_dir is not None and changed is None
+            self._quick = self._quick_key() if use else ""
         if (
-            self._state is None
+            taken is None
+            and self._state is None
             and self._quick
             and (done := unchanged(self.config, self.cache_dir, self.version, self._quick, t0))
         ):

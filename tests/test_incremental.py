@@ -395,3 +395,20 @@ def test_the_command_answers_an_unchanged_site_before_importing_the_build(tmp_pa
     (content / "c.md").write_text(article("طقس بيروت", 3, "ثلوج في بيروت.", section="طقس"))
     edited = run()  # a changed file: the full build runs and writes the page
     assert "'sahifa.incremental'" in edited and "ثلوج" in (out / "index.html").read_text("utf-8")
+
+
+def test_a_changed_site_is_walked_once(tmp_path: Path, monkeypatch):
+    import sahifa.fingerprint as fp
+    import sahifa.incremental as inc
+    from sahifa.cli import main
+
+    content, out = setup_site(tmp_path)
+    args = ["-q", "--content", str(content), "--output", str(out), "--no-search"]
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 0
+    walks = []
+    for module in (fp, inc):
+        monkeypatch.setattr(module, "walk", lambda c, w=module.walk: walks.append(c) or w(c))
+    (content / "c.md").write_text(article("طقس بيروت", 3, "رياح في بيروت.", section="طقس"))
+    assert main(args) == 0  # the check found a change; the build reuses its walk of content/
+    assert len(walks) == 1 and "رياح" in (out / "index.html").read_text("utf-8")
