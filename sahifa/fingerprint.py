@@ -16,7 +16,7 @@ from . import __version__
 from .config import Config, search_enabled
 from .files import Listing, discover, discover_images, walk
 
-CACHE_FORMAT = 11
+CACHE_FORMAT = 12
 
 
 def code_version() -> str:

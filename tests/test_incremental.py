@@ -329,7 +329,8 @@ def test_the_cache_keeps_article_text_packed(tmp_path: Path):
     content, out = setup_site(tmp_path)
     builder(content, out).build()
     state = pickle.loads((out.parent / ".cache" / "state.pickle").read_bytes())
-    src = state.sources["b.md"]
+    assert state.sources == {}  # saved apart, in shards
+    src = builder(content, out).state.sources["b.md"]
     assert (src.article.body_html, src.article.text) == ("", "")
     full = unpack_body(src.article, src.body)
     assert "افتتح سوق جديد في حلب" in full.body_html and "افتتح سوق" in full.text
@@ -412,3 +413,61 @@ def test_a_changed_site_is_walked_once(tmp_path: Path, monkeypatch):
     (content / "c.md").write_text(article("طقس بيروت", 3, "رياح في بيروت.", section="طقس"))
     assert main(args) == 0  # the check found a change; the build reuses its walk of content/
     assert len(walks) == 1 and "رياح" in (out / "index.html").read_text("utf-8")
+
+
+def _shard_files(cache: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_ino for p in cache.glob("sources-*")}
+
+
+def test_an_edit_rewrites_one_shard_of_the_saved_sources(tmp_path: Path, monkeypatch):
+    """The per-article cache is saved in shards; an edit writes only the shard holding the
+    edited file, and the next process loads the new and the untouched shards together."""
+    import pickle
+
+    from sahifa.incremental import SHARDS, _shard
+
+    files = {
+        f"n{i:02d}.md": article(f"خبر رقم {i}", 1 + i % 28, f"نص الخبر {i} من حلب.")
+        for i in range(40)
+    }
+    content = make_content(tmp_path, files)
+    out, cache = tmp_path / "site", tmp_path / ".cache"
+    builder(content, out).build()
+    before = _shard_files(cache)
+    assert len(before) == SHARDS
+    (content / "n07.md").write_text(article("خبر معدل", 8, "نص جديد من دمشق."), "utf-8")
+    dumped = []
+    real = pickle.dumps
+    monkeypatch.setattr(pickle, "dumps", lambda obj, **kw: dumped.append(obj) or real(obj, **kw))
+    result = builder(content, out).build()
+    monkeypatch.undo()
+    shards = [part for part in dumped if isinstance(part, dict)]
+    assert len(shards) == 1 and "n07.md" in shards[0]  # only the edited file's shard
+    assert result.reread == 1
+    after = _shard_files(cache)
+    assert len(after) == SHARDS  # the replaced shard's old file is gone
+    changed = sorted(set(after) - set(before))
+    assert [name.split("-")[1] for name in changed] == [f"{_shard('n07.md'):02d}"]
+    assert all(after[n] == before[n] for n in set(after) & set(before))  # not rewritten
+    again = builder(content, out)
+    assert again.state.sources["n07.md"].article.title == "خبر معدل"
+    assert len(again.state.sources) == 40
+    assert again.build().reread == 0
+
+
+def test_a_damaged_or_missing_shard_means_no_cache(tmp_path: Path):
+    content, out = setup_site(tmp_path)
+    cache = tmp_path / ".cache"
+    builder(content, out).build()
+    shard = next(p for p in sorted(cache.glob("sources-*")) if p.stat().st_size > 10)
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte: still a readable pickle, maybe
+    shard.write_bytes(bytes(data))
+    # An edit, so that the build loads the cache (an unchanged site never needs it).
+    (content / "c.md").write_text(article("طقس بيروت", 3, "أمطار غزيرة."), "utf-8")
+    assert builder(content, out).build().reread == 3  # nothing trusted: all read again
+    next(iter(cache.glob("sources-*"))).unlink()
+    (content / "c.md").write_text(article("طقس بيروت", 3, "ثلوج."), "utf-8")
+    assert builder(content, out).build().reread == 3
+    (content / "c.md").write_text(article("طقس بيروت", 3, "شمس."), "utf-8")
+    assert builder(content, out).build().reread == 1  # whole again: trusted
