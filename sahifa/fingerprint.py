@@ -16,6 +16,8 @@ from . import __version__
 from .config import Config, search_enabled
 from .files import Listing, discover, discover_images, walk
 
+Stats = dict[str, tuple[int, int]]  # content file (relative path) -> (mtime_ns, size)
+
 CACHE_FORMAT = 12
 
 
@@ -105,22 +107,27 @@ class BuildResult:
         )
 
 
-def quick_key(config: Config, version: str, listing: Listing) -> str:
+def quick_key(config: Config, version: str, listing: Listing, stats: Stats | None = None) -> str:
     """Names and stats of everything a build reads (content, images, manifest, the site's
-    entities.toml), the templates' bytes, the config and the code version."""
+    entities.toml), the templates' bytes, the config and the code version. Given `stats`,
+    each content file's (mtime_ns, size) is put there by its path relative to content/: the
+    build that follows records them instead of taking every stat again."""
     parts = [version, repr(config), tree_digest(config.theme_dir, config.templates_dir)]
     parts.append(repr(search_enabled(config)))  # SAHIFA_SEARCH=0 is not in the config
     extra = [config.manifest, config.content_dir / "entities.toml"]
     # A refused file (a link out of content/) is left to the real read to report.
-    files = [path for _, path in discover(config.content_dir, [], True, listing)]
-    files += [path for _, path in discover_images(config.content_dir, listing)]
-    for path in [*files, *(p for p in extra if p is not None)]:
+    files = discover(config.content_dir, [], True, listing)
+    files += discover_images(config.content_dir, listing)
+    files += [("", p) for p in extra if p is not None]
+    for rel, path in files:
         try:
             st = os.stat(path)
         except OSError:
             parts.append(f"{path}:-")
             continue
         parts.append(f"{path}:{st.st_mtime_ns}:{st.st_size}")
+        if stats is not None and rel:
+            stats[rel] = (st.st_mtime_ns, st.st_size)
     return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -148,6 +155,7 @@ class Fingerprint:
     version: str
     listing: Listing
     quick: str
+    stats: Stats = field(default_factory=dict)  # each content file's stat, as `quick` saw it
 
 
 def nothing_changed(config: Config, cache_dir: Path) -> tuple[BuildResult | None, Fingerprint]:
@@ -157,7 +165,8 @@ def nothing_changed(config: Config, cache_dir: Path) -> tuple[BuildResult | None
     version = code_version()
     content = config.content_dir
     listing = walk(content) if content.is_dir() else []
-    taken = Fingerprint(version, listing, quick_key(config, version, listing))
+    stats: Stats = {}
+    taken = Fingerprint(version, listing, quick_key(config, version, listing, stats), stats)
     return unchanged(config, cache_dir, version, taken.quick, started), taken
 
 

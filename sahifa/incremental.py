@@ -43,6 +43,7 @@ from .fingerprint import (
     BuildResult,
     Fingerprint,
     Index,
+    Stats,
     code_version,
     folder_id,
     quick_key,
@@ -224,6 +225,7 @@ class Builder:
         self._sizes: dict[str, tuple[int, int]] = {}  # image sizes of the last build
         self._published = 0
         self._quick = ""  # this build's Builder._quick_key, taken before reading
+        self._stats: Stats = {}  # the content files' stats as the quick key saw them
         self._walked: Listing | None = None  # content/ as walked in this build
         self.gaz: Gazetteer | None = None
         self._gaz_key = ""
@@ -341,7 +343,7 @@ class Builder:
 
     def _quick_key(self) -> str:
         """This build's `fingerprint.quick_key`, from the build's one walk of content/."""
-        return quick_key(self.config, self.version, self._listing())
+        return quick_key(self.config, self.version, self._listing(), self._stats)
 
     # -- stages ----------------------------------------------------------------------------------
 
@@ -403,8 +405,7 @@ class Builder:
             if old is not None and same_extra and fresh is not None and rel not in fresh:
                 sources[rel] = old  # the watcher saw no change to this file
                 continue
-            st = os.stat(path)
-            stat = (st.st_mtime_ns, st.st_size)
+            stat = self._stats.get(rel) or _stat(path)
             if old is not None and same_extra and old.stat == stat:
                 sources[rel] = old
                 continue
@@ -528,11 +529,12 @@ class Builder:
         t0 = time.perf_counter()
         self._walked = None
         if taken is not None and taken.version == self.version:
-            self._walked, self._quick = taken.listing, taken.quick
+            self._walked, self._quick, self._stats = taken.listing, taken.quick, taken.stats
         else:
             # Taken before anything is read, once per build: a file saved during the build
             # then no longer matches the index, and the next build looks at it.
             use = self.cache_dir is not None and changed is None
+            self._stats = {}
             self._quick = self._quick_key() if use else ""
         if (
             taken is None
@@ -722,7 +724,9 @@ class Builder:
     def _output_intact(self) -> bool:
         root = self.config.output_dir
         names = self.state.file_hashes
-        return bool(names) and root.is_dir() and all((root / name).is_file() for name in names)
+        # os.path, not pathlib: 26,000 files at 10,000 articles (0.25 -> 0.1 s)
+        isfile, join, top = os.path.isfile, os.path.join, str(root)
+        return bool(names) and root.is_dir() and all(isfile(join(top, name)) for name in names)
 
     def _finish_unchanged(self, result: BuildResult, articles: int, t0: float, t1: float) -> None:
         if self._pending_sources != self.state.sources:  # only stats moved (a touch): remember
@@ -853,6 +857,11 @@ class Builder:
         if not self.in_place:
             clean_stale(root)  # what a killed build may have left behind
         return hashes
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_mtime_ns, st.st_size)
 
 
 def _same_sources(before: dict[str, Source], now: dict[str, Source]) -> bool:

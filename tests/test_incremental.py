@@ -471,3 +471,18 @@ def test_a_damaged_or_missing_shard_means_no_cache(tmp_path: Path):
     assert builder(content, out).build().reread == 3
     (content / "c.md").write_text(article("طقس بيروت", 3, "شمس."), "utf-8")
     assert builder(content, out).build().reread == 1  # whole again: trusted
+
+
+def test_the_read_reuses_the_stats_the_quick_key_took(tmp_path: Path, monkeypatch):
+    """Each content file is statted once per build (by the quick key); the read records
+    those stats, so an edit is still seen and the next build still finds nothing to do."""
+    import sahifa.incremental as inc
+
+    content, out = setup_site(tmp_path)
+    builder(content, out).build()
+    (content / "a.md").write_text(article("زيارة إلى حمص", 1, "وصل الوفد إلى حمص."), "utf-8")
+    monkeypatch.setattr(inc, "_stat", must_not_run("a second stat of a content file"))
+    assert builder(content, out).build().reread == 1
+    assert "زيارة إلى حمص" in home_titles(out)
+    again = builder(content, out).build()
+    assert (again.reread, again.rendered) == (0, 0)
