@@ -252,3 +252,48 @@ def test_feed_entries_written_once_are_the_same_in_every_feed(tmp_path: Path):
             assert shared == write(source, site, config)
             assert len(ET.fromstring(shared)) > 0  # well-formed
     assert cache  # entries were shared
+
+
+def test_the_chronology_answers_as_the_plain_functions():
+    """Feeds and sitemaps ask a site's Chronology (one sort, then lookups) instead of
+    sorting each list by date: on random sublists, with ties, undated articles, time zones
+    and `updated` both before and after `date`, the answers are the same."""
+    import random
+    from datetime import timezone
+
+    from sahifa.model import Article
+
+    rng = random.Random(5)
+    zones = [timezone(timedelta(hours=h)) for h in (0, 3, -5)]
+    base = datetime(2025, 3, 1, tzinfo=zones[0])
+
+    def when() -> datetime:
+        return (base + timedelta(hours=rng.randrange(0, 40))).astimezone(rng.choice(zones))
+
+    arts = []
+    for i in range(300):
+        date = when() if rng.random() > 0.1 else None
+        updated = when() if rng.random() > 0.6 else None
+        arts.append(
+            Article(
+                source=f"s{i:03d}.md",
+                title=f"t{i}",
+                slug=f"x{i}",
+                section="s",
+                body_html="",
+                text="",
+                date=date,
+                updated=updated,
+                path=f"/s/{rng.choice('abc')}{i}/",
+            )  # fmt: skip
+        )
+    times = publish.Chronology.of(tuple(arts))
+    assert [a.source for a in times.ranked] == [
+        a.source for a in publish.feed_entries(arts, limit=len(arts))
+    ]
+    for _ in range(300):
+        part = rng.sample(arts, rng.randrange(0, 80))
+        limit = rng.choice([1, 5, 50])
+        assert times.entries(part, limit) == publish.feed_entries(part, limit)
+        assert times.newest(part) == publish.newest(part)
+        assert repr(times.newest(part)) == repr(publish.newest(part))  # the same zone too
