@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, is_dataclass
 from functools import cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from . import frontpage, publish, search, seo
 from .arabic import format_date, lang_direction
 from .config import Config
 from .errors import TemplateError
-from .model import Article, Related, Site
+from .model import Article, EntityRef, Related, Site
 from .pages import Pager, paginate
 from .share import share_links
 from .urls import encode_path
@@ -255,6 +256,9 @@ def site_groups(site: Site, config: Config) -> Iterator[publish.FileGroup]:
 # shows another article's body_html, text or headings is not supported.
 CARD_SKIPS = frozenset({"body_html", "text", "headings", "digest"})
 CARD_FIELDS = tuple(f.name for f in fields(Article) if f.name not in CARD_SKIPS)
+_CARD = attrgetter(*CARD_FIELDS)
+_CARD_ENTITIES = CARD_FIELDS.index("entities")
+_REF = attrgetter(*(f.name for f in fields(EntityRef)))
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -273,6 +277,12 @@ def _key_parts(value: Any, out: list[str], memo: dict[int, tuple[Any, str]]) -> 
             out.append(f"K{k}")
             _key_parts(value[k], out, memo)
         return
+    if type(value) is Pager:  # made for one page: walked in place, never worth remembering
+        out.append(
+            f"P{value.number}|{value.total}|{value.path}|{value.prev_path}|{value.next_path}"
+        )
+        _key_parts(value.items, out, memo)
+        return
     hit = memo.get(id(value))
     if hit is None or hit[0] is not value:
         # The object itself is kept in the memo so its id cannot be reused during the build.
@@ -282,8 +292,9 @@ def _key_parts(value: Any, out: list[str], memo: dict[int, tuple[Any, str]]) -> 
 
 def _object_key(value: Any, memo: dict[int, tuple[Any, str]]) -> str:
     if isinstance(value, Article):
-        card = repr(tuple(getattr(value, name) for name in CARD_FIELDS))
-        return hashlib.sha1(card.encode("utf-8", "surrogatepass")).hexdigest()
+        card = list(_CARD(value))
+        card[_CARD_ENTITIES] = tuple(map(_REF, value.entities))  # C, not a dataclass repr each
+        return hashlib.sha1(repr(card).encode("utf-8", "surrogatepass")).hexdigest()
     if isinstance(value, Related):  # five on every article page: worth a short cut
         _key_parts(value.article, inner := [], memo)
         return f"R{inner[0]}|{value.shared}|{value.score!r}"
