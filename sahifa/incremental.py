@@ -52,7 +52,7 @@ from .fingerprint import (
 )
 from .frontpage import ThemeData
 from .images import IMAGE_SUFFIXES, image_size, place_images
-from .model import Article, EntityRef, Site, pack_body, unpack_body
+from .model import Article, EntityRef, Site, evolve, pack_body, unpack_body
 from .pipeline import load_manifest, publishable
 from .progress import Progress
 from .publish import FileGroup
@@ -443,7 +443,7 @@ class Builder:
         for rel, refs in zip(stale, found, strict=True):
             sources[rel] = replace(sources[rel], refs=refs, gaz_key=gaz_key)
         self._pending_sources = sources
-        return [replace(src.article, entities=src.refs) for src in sources.values()]
+        return [evolve(src.article, entities=src.refs) for src in sources.values()]
 
     def _content_files(
         self, changed: set[Path] | None, skipped: list[str] | None

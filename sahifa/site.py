@@ -5,11 +5,10 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import Counter, defaultdict
-from dataclasses import replace
 
 from .entities import Gazetteer
 from .errors import ContentError
-from .model import Article, Entity, Related, Site
+from .model import Article, Entity, Related, Site, evolve
 from .pages import article_path, section_slug
 from .relate import relate
 from .urls import slugify
@@ -50,13 +49,13 @@ def assign_paths(
             # Resume counting where the last collision on this path stopped: many articles
             # with one title would otherwise probe -2, -3, ... from the start each time.
             n = next_suffix.get(path, 2)
-            while article_path(replace(art, slug=f"{art.slug}-{n}"), ascii_only) in taken:
+            while article_path(evolve(art, slug=f"{art.slug}-{n}"), ascii_only) in taken:
                 n += 1
             next_suffix[path] = n + 1
-            art = replace(art, slug=f"{art.slug}-{n}")
+            art = evolve(art, slug=f"{art.slug}-{n}")
             path = article_path(art, ascii_only)
         taken[path] = art.source
-        out.append(replace(art, path=path))
+        out.append(evolve(art, path=path))
     return out
 
 
@@ -90,7 +89,7 @@ def link_site(
         while slug in used_slugs:
             slug, n = f"{ent.slug}-{n}", n + 1
         used_slugs.add(slug)
-        entities[name] = replace(ent, slug=slug)
+        entities[name] = evolve(ent, slug=slug)
     return Site(
         articles=ordered,
         entities=entities,

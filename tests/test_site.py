@@ -37,3 +37,23 @@ def test_top_co_entities_is_the_first_ten_of_the_full_ranking():
             ((n, c) for n, c in counts.items() if n != "الذات"), key=lambda kv: (-kv[1], kv[0])
         )[:10]
         assert _top_co_entities("الذات", Counter(counts)) == tuple(expected)
+
+
+def test_evolve_is_replace_without_init():
+    """The build's fast copy-with-changes gives what dataclasses.replace gives, for every
+    field of an Article, and refuses a field the type does not have."""
+    import dataclasses
+
+    import pytest
+
+    from sahifa.model import Article, evolve
+
+    art = Article(source="a.md", title="عنوان", slug="a", section="أخبار", body_html="<p>x</p>",
+                  text="x", tags=("t",))  # fmt: skip
+    for f in dataclasses.fields(Article):
+        value = ("تغيير",) if isinstance(getattr(art, f.name), tuple) else 7
+        new = evolve(art, **{f.name: value})
+        assert new == dataclasses.replace(art, **{f.name: value}) and new is not art
+        assert getattr(art, f.name) != value  # the original is untouched
+    with pytest.raises(TypeError, match="no field 'pathh'"):
+        evolve(art, pathh="/x/")
