@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import Counter, defaultdict
+from itertools import chain
 
 from .entities import Gazetteer
 from .errors import ContentError
@@ -70,13 +71,17 @@ def link_site(
     from `relate.relate_cached` (the incremental build); otherwise it is computed here."""
     sections: dict[str, list[Article]] = defaultdict(list)
     by_entity: dict[str, list[Article]] = defaultdict(list)
-    co: dict[str, Counter[str]] = defaultdict(Counter)
+    beside: dict[str, list[list[str]]] = defaultdict(list)  # entity -> its articles' names
     for art in ordered:
         sections[art.section].append(art)
         names = [ref.name for ref in art.entities]
         for name in names:
             by_entity[name].append(art)
-            co[name].update(names)  # counts the name itself too: dropped below
+            beside[name].append(names)
+    # One Counter per entity over all its articles' names (the name itself too: dropped
+    # below), not an update per (article, name): Counter.update's own checks cost more than
+    # the counting, done in C (10,000 articles: 250,000 updates, ~0.3 s).
+    co = {name: Counter(chain.from_iterable(lists)) for name, lists in beside.items()}
     entities: dict[str, Entity] = {}
     used_slugs: set[str] = set()
     types = {ref.name: ref.type for art in ordered for ref in art.entities}
