@@ -273,15 +273,28 @@ def _key_parts(value: Any, out: list[str], memo: dict[int, tuple[Any, str]]) -> 
         out.append(repr(value))
         return
     if isinstance(value, dict):
+        out.append(f"D{len(value)}")
         for k in sorted(value):
             out.append(f"K{k}")
             _key_parts(value[k], out, memo)
         return
-    if type(value) is Pager:  # made for one page: walked in place, never worth remembering
+    # Made for one page (a pager, an article's entity list, its related links and neighbours):
+    # walked in place, never worth a memo entry and a digest of their own.
+    kind = type(value)
+    if kind is Pager:
         out.append(
             f"P{value.number}|{value.total}|{value.path}|{value.prev_path}|{value.next_path}"
         )
         _key_parts(value.items, out, memo)
+        return
+    if kind is list:
+        out.append(f"L{len(value)}")
+        for item in value:
+            _key_parts(item, out, memo)
+        return
+    if kind is Related:
+        _key_parts(value.article, out, memo)
+        out.append(f"R{value.shared}|{value.score!r}")
         return
     hit = memo.get(id(value))
     if hit is None or hit[0] is not value:
@@ -295,9 +308,6 @@ def _object_key(value: Any, memo: dict[int, tuple[Any, str]]) -> str:
         card = list(_CARD(value))
         card[_CARD_ENTITIES] = tuple(map(_REF, value.entities))  # C, not a dataclass repr each
         return hashlib.sha1(repr(card).encode("utf-8", "surrogatepass")).hexdigest()
-    if isinstance(value, Related):  # five on every article page: worth a short cut
-        _key_parts(value.article, inner := [], memo)
-        return f"R{inner[0]}|{value.shared}|{value.score!r}"
     inner = []
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         if all(type(item) in _SCALARS for item in value):
