@@ -370,8 +370,8 @@ class Builder:
         for rel, cands in zip(stale, found, strict=True):
             sources[rel] = replace(sources[rel], candidates=cands, base_key=base_digest)
         promoted = sorted({c for src in sources.values() for c in src.candidates})
-        declared = {name for src in sources.values() for name in src.article.declared_entities}
-        declared = sorted(declared)
+        named = {name for src in sources.values() for name in src.article.declared_entities}
+        declared = sorted(named)
         parts = [base_digest, *(f"{n}:{t}" for n, t in promoted), "|", *declared]
         key = hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
         if self.gaz is None or key != self._gaz_key:
