@@ -17,9 +17,11 @@ import bisect
 import hashlib
 import heapq
 import math
+from array import array
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from .model import Article, EntityRef, Related
@@ -135,11 +137,14 @@ def relate_cached(
 
 def _article_key(art: Article, index: _Index, count: int) -> str:
     """Everything `_scored` reads for this article: its date and entities and the posting
-    lists (members, dates, weights, rarity) of those entities."""
-    parts = [str(count), repr(_stamp(art))]
-    for ref in art.entities:
-        parts.append(f"{ref.name}\x1e{_weight(ref)!r}\x1e{index.signatures.get(ref.name, '-')}")
-    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    lists (members, dates, weights, rarity) of those entities. Built with C-level joins and
+    the weights' bytes, not a formatted string per entity (250,000 at 10,000 articles)."""
+    names = [ref.name for ref in art.entities]
+    key = hashlib.sha1(f"{count}\x1f{_stamp(art)!r}\x1f".encode())
+    key.update("\x1e".join(names).encode("utf-8", "surrogatepass"))
+    key.update(array("d", map(_weight, art.entities)).tobytes())
+    key.update("\x1e".join(map(index.signatures.get, names, repeat("-"))).encode())
+    return key.hexdigest()
 
 
 def _index(articles: tuple[Article, ...]) -> _Index:
@@ -156,16 +161,19 @@ def _index(articles: tuple[Article, ...]) -> _Index:
     cap = n * MAX_SHARE if n >= MIN_ARTICLES_FOR_CAP else n + 1
     idfs = {name: idf(len(p)) for name, p in postings.items() if len(p) <= cap}
     stamps = [_stamp(articles[i]) for i in order]
+    # Each member's (source, date) spelt once per article, and each posting list's weights
+    # hashed as the bytes of a C array: no formatted string per (entity, article).
+    members = [f"{articles[i].source}\x1e{stamps[r]!r}" for r, i in enumerate(order)]
     signatures = {}
     for name, plist in postings.items():
         if name not in idfs:
             signatures[name] = "common"  # skipped: its members do not matter
             continue
-        members = "".join(
-            f"{articles[order[r]].source}\x1e{stamps[r]!r}\x1e{weights[name, r]!r}\x1d"
-            for r in plist
+        sig = hashlib.sha1(
+            "\x1d".join(map(members.__getitem__, plist)).encode("utf-8", "surrogatepass")
         )
-        signatures[name] = hashlib.sha1(members.encode("utf-8", "surrogatepass")).hexdigest()
+        sig.update(array("d", map(weights.__getitem__, zip(repeat(name), plist))).tobytes())
+        signatures[name] = sig.hexdigest()
     return _Index(order, stamps, postings, weights, idfs, signatures)
 
 

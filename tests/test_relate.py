@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sahifa.model import Article, EntityRef
@@ -88,3 +89,13 @@ def test_cached_relate_rescored_only_where_inputs_changed(monkeypatch):
     assert {k: [(r.article.source, r.shared) for r in v] for k, v in third.items()} == {
         k: [(r.article.source, r.shared) for r in v] for k, v in fresh.items()
     }
+    # "b" names "e" three times now: its weight in e's postings changed, so "b" and "a"
+    # (which shares e) are scored again; "c" (f only) and the g articles are not.
+    calls.clear()
+    louder = replace(retitled[0], entities=(EntityRef("e", "place", 3),))
+    rel.relate_cached((louder, *retitled[1:], art("y", 5, "g")), 2, memo)
+    assert sorted(calls) == ["a", "b"]
+    calls.clear()
+    later = replace(retitled[0], date=T0 + timedelta(days=1, hours=1))
+    rel.relate_cached((later, *retitled[1:], art("y", 5, "g")), 2, memo)
+    assert sorted(calls) == ["a", "b"]  # a new date: the same two
