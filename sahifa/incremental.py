@@ -230,6 +230,7 @@ class Builder:
         self.gaz: Gazetteer | None = None
         self._gaz_key = ""
         self._base: tuple[Gazetteer, str] | None = None
+        self._frozen = False  # the build has frozen the collector's objects (`build`)
         # Per shard of State.sources: its file and what it held when loaded or last saved.
         self._shards: list[tuple[str, dict[str, Source]] | None] = [None] * SHARDS
 
@@ -510,7 +511,8 @@ class Builder:
                 if pool is not None:
                     pool.terminate()
                     pool.join()
-                    gc.unfreeze()
+                    if not self._frozen:  # else the build unfreezes when it ends
+                        gc.unfreeze()
         finally:
             self.progress.finish()
             self._mapped = None
@@ -546,6 +548,27 @@ class Builder:
                 clean_stale(self.config.output_dir)
             return done
         articles = self._read(keep_going, result, changed)
+        # What was loaded and read lives to the end of the build: the collector need not walk
+        # it again. At 10,000 articles one full collection during linking cost ~0.3 s, and
+        # the young ones that follow each walked part of it (gc time in linking 0.39-0.45 s
+        # -> 0.10 s). Unfrozen when the build ends, so `serve` keeps collecting its garbage.
+        gc.freeze()
+        self._frozen = True
+        try:
+            return self._build_read(articles, result, keep_going, changed, t0)
+        finally:
+            self._frozen = False
+            gc.unfreeze()
+
+    def _build_read(
+        self,
+        articles: list[Article],
+        result: BuildResult,
+        keep_going: bool,
+        changed: set[Path] | None,
+        t0: float,
+    ) -> BuildResult:
+        """The rest of `build`, from the articles read."""
         t1 = time.perf_counter()
         config = self.config
         now = datetime.now(UTC)

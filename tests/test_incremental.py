@@ -6,6 +6,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from bs4 import BeautifulSoup
 
 from sahifa.config import load_config
@@ -486,3 +487,30 @@ def test_the_read_reuses_the_stats_the_quick_key_took(tmp_path: Path, monkeypatc
     assert "زيارة إلى حمص" in home_titles(out)
     again = builder(content, out).build()
     assert (again.reread, again.rendered) == (0, 0)
+
+
+def test_a_build_leaves_the_collector_as_it_found_it(tmp_path: Path, monkeypatch):
+    """A build freezes what it has read (so collections during linking and planning skip
+    it) and unfreezes it when it ends, also on an error: `serve` runs build after build in
+    one process and must go on collecting the garbage of the old ones."""
+    import gc
+
+    import sahifa.incremental as inc
+
+    content, out = setup_site(tmp_path)
+    assert gc.get_freeze_count() == 0
+    seen = []
+    real_link = inc.Builder._link
+    monkeypatch.setattr(
+        inc.Builder,
+        "_link",
+        lambda self, *a: seen.append(gc.get_freeze_count()) or real_link(self, *a),
+    )
+    builder(content, out).build()
+    assert seen and seen[0] > 0  # linking ran with the read objects frozen
+    assert gc.get_freeze_count() == 0
+    (content / "a.md").write_text(article("زيارة", 1, "نص."), "utf-8")
+    monkeypatch.setattr(inc.Builder, "_plan", must_not_run("planning fails"))
+    with pytest.raises(AssertionError, match="planning fails"):
+        builder(content, out).build()
+    assert gc.get_freeze_count() == 0
