@@ -278,7 +278,7 @@ def _key_parts(value: Any, out: list[str], memo: dict[int, tuple[Any, str]]) -> 
             out.append(f"K{k}")
             _key_parts(value[k], out, memo)
         return
-    # Made for one page (a pager, an article's entity list, its related links and neighbours):
+    # Made for one page (a pager, an article's entity list, its related links):
     # walked in place, never worth a memo entry and a digest of their own.
     kind = type(value)
     if kind is Pager:
