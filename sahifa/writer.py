@@ -6,12 +6,16 @@ new one is complete, and the swap itself is one `renameat2(RENAME_EXCHANGE)` cal
 Small incremental changes use `Patch` instead: the changed files are first written in full into
 a staging folder beside `site/` (a full disk or a build error stops the build there, with
 `site/` untouched), then each is renamed over its old version, which is atomic per file.
+Before the first rename a journal beside `site/` lists them all: a build killed among the
+renames leaves old and new pages side by side only until the next build (or `clean_stale`)
+starts, which finishes the renames from the journal before anything else.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +27,7 @@ from .errors import SahifaError
 
 TMP_PREFIX = ".sahifa-tmp-"
 OLD_PREFIX = ".sahifa-old-"
+JOURNAL_PREFIX = ".sahifa-commit-"  # + output name + pid: a Patch commit in progress
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -45,10 +50,14 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def clean_stale(output: Path) -> None:
-    """Remove temporary folders left behind by a killed build; restore a lost output folder."""
+    """Finish a patch a killed build was committing; remove temporary folders left behind by a
+    killed build; restore a lost output folder."""
     parent = output.parent if output.parent != Path("") else Path(".")
     if not parent.exists():
         return
+    for child in sorted(parent.iterdir()):
+        if child.name.startswith(f"{JOURNAL_PREFIX}{output.name}-"):
+            _roll_forward(child, output)
     for child in parent.iterdir():
         if child.name.startswith(TMP_PREFIX + output.name + "-"):
             shutil.rmtree(child, ignore_errors=True)
@@ -134,10 +143,18 @@ class Swap:
         self._made: set[Path] = set()  # folders made under tmp
 
     def put(self, name: str, data: bytes) -> None:
+        self.write(name, data)
+
+    def write(self, name: str, data: bytes) -> None:
+        """Write a file into the new folder; safe in a worker process (`wrote` then tells
+        this object in the main process)."""
         write_file(check_inside(self.tmp, name), data, self._made)
 
+    def wrote(self, name: str) -> None:
+        pass  # in the new folder already: nothing to remember
+
     def keep(self, name: str) -> None:
-        """Carry an unchanged file over: the same inode, no bytes written."""
+        """Carry an unchanged file over: the same inode, no bytes written. Safe in a worker."""
         old = self.output / name
         if not old.is_file():
             raise SahifaError(f"cache says {name} is unchanged but it is missing")
@@ -154,6 +171,38 @@ class Swap:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def _roll_forward(journal: Path, output: Path) -> None:
+    """Finish the renames of a Patch commit that was cut short (see `Patch.commit`)."""
+    if journal.name.endswith(".part"):
+        journal.unlink(missing_ok=True)  # cut short while written: no rename had started
+        return
+    try:
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+        tmp, staged, removed = output.parent / plan["tmp"], plan["staged"], plan["removed"]
+        if plan["output"] != output.name:
+            return  # another output folder's (`site-2` beside `site`)
+    except (OSError, ValueError, KeyError, TypeError):
+        journal.unlink(missing_ok=True)  # not one of ours: nothing to finish
+        return
+    _apply(tmp, output, staged, removed)
+    journal.unlink(missing_ok=True)
+
+
+def _apply(tmp: Path, output: Path, staged: list[str], removed: list[str]) -> None:
+    """Rename the staged files over the output's and delete the removed ones. Done again after
+    a kill, it picks up where it stopped: a file already renamed is no longer staged."""
+    for name in staged:
+        source = check_inside(tmp, name)
+        if source.is_file():
+            target = check_inside(output, name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+    for name in removed:
+        target = check_inside(output, name)
+        target.unlink(missing_ok=True)
+        prune_empty(target.parent, output)
+
+
 class Patch:
     """Changed files staged in full beside the output folder, then renamed over the old ones."""
 
@@ -166,26 +215,46 @@ class Patch:
         self.tmp.mkdir()
         self.staged: list[str] = []
         self._made: set[Path] = set()  # folders made under tmp
+        self._journal: Path | None = None  # while `commit` renames
 
     def put(self, name: str, data: bytes) -> None:
+        self.write(name, data)
+        self.wrote(name)
+
+    def write(self, name: str, data: bytes) -> None:
+        """Stage a file; safe in a worker process, which then reports it (`wrote`)."""
         write_file(check_inside(self.tmp, name), data, self._made)
+
+    def wrote(self, name: str) -> None:
+        """A file `write` staged (maybe in a worker): renamed into place by `commit`."""
         self.staged.append(name)
 
     def keep(self, name: str) -> None:
         pass  # already in place
 
     def commit(self, removed: Iterable[str]) -> None:
-        for name in self.staged:
-            target = check_inside(self.output, name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(check_inside(self.tmp, name), target)
-        for name in removed:
-            target = check_inside(self.output, name)
-            target.unlink(missing_ok=True)
-            prune_empty(target.parent, self.output)
+        """Rename every staged file into place. The renames are atomic one by one, not as a
+        whole: the journal written first lets `clean_stale` finish them if this process dies
+        among them, so the output is never left half old, half new past the next build."""
+        removed = list(removed)
+        journal = self.output.parent / f"{JOURNAL_PREFIX}{self.output.name}-{os.getpid()}"
+        plan = {"output": self.output.name, "tmp": self.tmp.name, "staged": self.staged,
+                "removed": removed}  # fmt: skip
+        partial = journal.with_name(journal.name + ".part")
+        try:
+            partial.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+            partial.replace(journal)  # the journal exists whole or not at all
+        finally:
+            partial.unlink(missing_ok=True)
+        self._journal = journal
+        _apply(self.tmp, self.output, self.staged, removed)
+        journal.unlink()
+        self._journal = None
         self.abort()
 
     def abort(self) -> None:
+        if self._journal is not None and self._journal.exists():
+            return  # renames under way: `clean_stale` finishes them from the staged files
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
