@@ -143,18 +143,10 @@ class Swap:
         self._made: set[Path] = set()  # folders made under tmp
 
     def put(self, name: str, data: bytes) -> None:
-        self.write(name, data)
-
-    def write(self, name: str, data: bytes) -> None:
-        """Write a file into the new folder; safe in a worker process (`wrote` then tells
-        this object in the main process)."""
         write_file(check_inside(self.tmp, name), data, self._made)
 
-    def wrote(self, name: str) -> None:
-        pass  # in the new folder already: nothing to remember
-
     def keep(self, name: str) -> None:
-        """Carry an unchanged file over: the same inode, no bytes written. Safe in a worker."""
+        """Carry an unchanged file over: the same inode, no bytes written."""
         old = self.output / name
         if not old.is_file():
             raise SahifaError(f"cache says {name} is unchanged but it is missing")
@@ -218,15 +210,7 @@ class Patch:
         self._journal: Path | None = None  # while `commit` renames
 
     def put(self, name: str, data: bytes) -> None:
-        self.write(name, data)
-        self.wrote(name)
-
-    def write(self, name: str, data: bytes) -> None:
-        """Stage a file; safe in a worker process, which then reports it (`wrote`)."""
         write_file(check_inside(self.tmp, name), data, self._made)
-
-    def wrote(self, name: str) -> None:
-        """A file `write` staged (maybe in a worker): renamed into place by `commit`."""
         self.staged.append(name)
 
     def keep(self, name: str) -> None:
