@@ -18,7 +18,7 @@ from .files import Listing, discover, discover_images, walk
 
 Stats = dict[str, tuple[int, int]]  # content file (relative path) -> (mtime_ns, size)
 
-CACHE_FORMAT = 12
+CACHE_FORMAT = 13
 
 
 def code_version() -> str:

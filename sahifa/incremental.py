@@ -59,12 +59,14 @@ from .publish import FileGroup
 from .readers import read_article, source_digest
 from .relate import RelateMemo, relate_cached
 from .render import (
+    KeyMemo,
     PageJob,
     article_job,
     context_key,
     make_env,
     page_jobs,
     render_job,
+    shown_fields,
     site_groups,
     static_files,
 )
@@ -111,6 +113,8 @@ class State:
     # The files `sources` is saved in (`Builder._save_shards`): the State file itself holds
     # everything else, and each shard file is named by a digest of its bytes.
     shards: tuple[str, ...] = ()
+    # (theme digest, the card fields its templates show): `Builder._card_fields`
+    card_fields: tuple[str, tuple[str, ...]] | None = None
 
 
 def _shard(rel: str) -> int:
@@ -209,7 +213,7 @@ class Builder:
         self._env: jinja2.Environment | None = None
         self._theme = ""
         self._theme_id = ""  # digest of _theme (State.theme)
-        self._key_memo: dict[int, tuple[Any, str]] = {}  # context_key's memo, for one build
+        self._key_memo = KeyMemo()  # context_key's memo, for one build
         self._keys_in_workers = False  # this build's pages are keyed as they are rendered
         self._intact = False
         self._images: dict[str, bytes] = {}
@@ -596,7 +600,7 @@ class Builder:
         self.state.file_hashes = hashes
         self.state.page_keys = keys
         self.state.theme = self._theme_id
-        self._key_memo = {}  # it holds this build's objects alive
+        self._key_memo = KeyMemo()  # it holds this build's objects alive
         if self._pending_groups is not None:
             self.state.groups, self._pending_groups = self._pending_groups, None
         self.state.sources = self._pending_sources
@@ -779,9 +783,9 @@ class Builder:
             self._env, self._theme = make_env(config, templates), theme
         keys: dict[str, str] = {}
         todo: list[PageJob] = []
-        self._key_memo = {}
         self._last = (site, ThemeData.of(site, config))
         self._theme_id = hashlib.sha1(theme.encode()).hexdigest()
+        self._key_memo = KeyMemo(self._card_fields())
         # When every page is rendered anyway (a first build, a template or config change),
         # the workers key the pages as they render them, instead of this process first.
         everything = not self.state.page_keys or self.state.theme != self._theme_id
@@ -802,6 +806,15 @@ class Builder:
             kept = same and all(self._kept(name) for name in before[1])  # type: ignore[index]
             groups.append((group, key, before[1] if kept else None))  # type: ignore[index]
         return todo, keys, groups
+
+    def _card_fields(self) -> tuple[str, ...]:
+        """The card fields this theme shows (`render.shown_fields`), kept with the theme's
+        digest: reading every template costs ~0.05 s, and a theme seldom changes."""
+        saved = self.state.card_fields
+        if saved is None or saved[0] != self._theme_id:
+            assert self._env is not None
+            saved = self.state.card_fields = (self._theme_id, shown_fields(self._env))
+        return saved[1]
 
     def _page_key(self, job: PageJob) -> str:
         """The page's context key, with the templates and config it is rendered with."""

@@ -256,9 +256,46 @@ def site_groups(site: Site, config: Config) -> Iterator[publish.FileGroup]:
 # shows another article's body_html, text or headings is not supported.
 CARD_SKIPS = frozenset({"body_html", "text", "headings", "digest"})
 CARD_FIELDS = tuple(f.name for f in fields(Article) if f.name not in CARD_SKIPS)
-_CARD = attrgetter(*CARD_FIELDS)
-_CARD_ENTITIES = CARD_FIELDS.index("entities")
+# Card fields read in Python rather than in a template: the article's identity, and the
+# path seo.listing_ld puts in a listing's JSON-LD.
+PYTHON_CARD_FIELDS = ("source", "path")
 _REF = attrgetter(*(f.name for f in fields(EntityRef)))
+
+
+class KeyMemo(dict):  # type: ignore[type-arg]
+    """`context_key`'s memo for one build (object id -> (object, key)), and which card
+    fields count: those the templates can show (`shown_fields`), all by default."""
+
+    def __init__(self, card_fields: tuple[str, ...] = CARD_FIELDS) -> None:
+        super().__init__()
+        self.card = attrgetter(*card_fields)
+        self.entities = card_fields.index("entities") if "entities" in card_fields else -1
+
+
+_ALL_FIELDS = KeyMemo()
+
+
+def shown_fields(env: jinja2.Environment) -> tuple[str, ...]:
+    """The card fields a page can show: those named anywhere in the templates (as `x.field`,
+    `x["field"]` or any other string), and PYTHON_CARD_FIELDS. A field no template names
+    (the word count, tags, entities) then leaves the listings that show the card alone
+    when it changes: editing a story's body re-renders its own page only. All fields when a
+    template cannot be read (the render reports why)."""
+    named: set[str] = set(PYTHON_CARD_FIELDS)
+    try:
+        for name in env.list_templates():
+            if name.startswith("static/"):
+                continue
+            tree = env.parse(env.loader.get_source(env, name)[0])  # type: ignore[union-attr]
+            named.update(node.attr for node in tree.find_all(jinja2.nodes.Getattr))
+            named.update(
+                node.value
+                for node in tree.find_all(jinja2.nodes.Const)
+                if isinstance(node.value, str)
+            )
+    except (jinja2.TemplateError, OSError, UnicodeDecodeError):
+        return CARD_FIELDS
+    return tuple(f for f in CARD_FIELDS if f in named)
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -305,8 +342,10 @@ def _key_parts(value: Any, out: list[str], memo: dict[int, tuple[Any, str]]) -> 
 
 def _object_key(value: Any, memo: dict[int, tuple[Any, str]]) -> str:
     if isinstance(value, Article):
-        card = list(_CARD(value))
-        card[_CARD_ENTITIES] = tuple(map(_REF, value.entities))  # C, not a dataclass repr each
+        fields_of = memo if isinstance(memo, KeyMemo) else _ALL_FIELDS
+        card = list(fields_of.card(value))
+        if fields_of.entities >= 0:  # C, not a dataclass repr each
+            card[fields_of.entities] = tuple(map(_REF, value.entities))
         return hashlib.sha1(repr(card).encode("utf-8", "surrogatepass")).hexdigest()
     inner = []
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
@@ -340,9 +379,10 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 def context_key(job: PageJob, memo: dict[int, tuple[Any, str]] | None = None) -> str:
     """A digest of everything a page is rendered from (its template is keyed separately).
-    Pass the same `memo` for all pages of one build (and keep their objects alive)."""
+    Pass the same `memo` for all pages of one build (and keep their objects alive); a
+    KeyMemo also says which card fields count (all of them otherwise)."""
     parts: list[str] = [job.template]
-    memo = {} if memo is None else memo
+    memo = KeyMemo() if memo is None else memo
     for name in sorted(job.context):
         value = job.context[name]
         parts.append(f"K{name}")
@@ -366,6 +406,8 @@ def static_files(config: Config) -> Iterator[tuple[str, bytes]]:
 
 
 __all__ = [
+    "KeyMemo",
+    "shown_fields",
     "Pager",
     "PageJob",
     "page_jobs",

@@ -227,6 +227,14 @@ def test_a_body_edit_re_renders_the_article_not_the_listings_that_show_its_card(
     page = "أخبار/زيارة-إلى-دمشق/index.html"
     assert result.written == [page] and result.rendered == 1
     assert "مساء" in (out / page).read_text("utf-8")
+    # A paragraph more changes the word count, which no card shows (render.shown_fields).
+    (content / "a.md").write_text(
+        article("زيارة إلى دمشق", 1, "وصل الوفد إلى دمشق.\n\nثم زار حلب مساء.\n\nوعاد ليلا."),
+        "utf-8",
+    )
+    result = builder(content, out).build()
+    assert result.written == [page] and result.rendered == 1
+    assert "وعاد ليلا" in (out / page).read_text("utf-8")
     # The summary (first paragraph) is on the cards: changing it re-renders the listings.
     (content / "a.md").write_text(
         article("زيارة إلى دمشق", 1, "وصل الوفد الكبير إلى دمشق.\n\nثم زار حلب مساء."), "utf-8"

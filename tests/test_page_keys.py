@@ -4,14 +4,28 @@ rendered again, so a key that misses a change leaves a stale page on the site.""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
+from dataclasses import replace as dc_replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sahifa.config import load_config
 from sahifa.frontpage import Neighbours
-from sahifa.model import Article, Entity, EntityRef, Related
+from sahifa.incremental import Builder
+from sahifa.model import Article, Entity, EntityRef, Related, evolve
 from sahifa.pages import Pager
-from sahifa.render import PageJob, context_key
+from sahifa.render import (
+    CARD_FIELDS,
+    KeyMemo,
+    PageJob,
+    context_key,
+    make_env,
+    page_jobs,
+    render_job,
+    shown_fields,
+)
+
+from .conftest import ROOT
 
 
 def art(n: int, **changes: Any) -> Article:
@@ -92,3 +106,81 @@ def test_another_article_stands_for_its_card_not_its_body():
     first = context_key(listing_page(items))
     edited = art(2, body_html="<p>نص آخر</p>", text="نص آخر", digest="d2-edited")
     assert context_key(listing_page((art(1), edited))) == first
+
+
+# -- which card fields count: the ones the templates can show ---------------------------------
+
+
+def _changed(value: Any) -> Any:
+    """A different value of the same kind."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1000
+    if isinstance(value, str):
+        return value + " تغيير"
+    if isinstance(value, tuple):
+        return () if value else ("تغيير",)
+    return datetime(2031, 5, 6, 7, 8, tzinfo=UTC)  # a date or None
+
+
+def _other_cards_changed(value: Any, own: Any, hidden: list[str]) -> Any:
+    """`value` with every article in it but the page's own changed in the `hidden` fields."""
+    if isinstance(value, Article):
+        if value is own:
+            return value
+        return evolve(value, **{name: _changed(getattr(value, name)) for name in hidden})
+    if isinstance(value, dict):
+        return {k: _other_cards_changed(v, own, hidden) for k, v in value.items()}
+    if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
+        return type(value)(_other_cards_changed(v, own, hidden) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        over = {f.name: _other_cards_changed(getattr(value, f.name), own, hidden)
+                for f in fields(value) if f.init}  # fmt: skip
+        return replace(value, **over)
+    return value
+
+
+def test_a_card_field_no_template_shows_changes_no_page(tmp_path):
+    """`shown_fields` leaves out of the page keys the card fields no template names (a body
+    edit changes the word count: the listings showing the card are not rendered again). That
+    is only right if no page shows them: every page of the sample site, rendered with those
+    fields changed on every article but its own, is byte for byte the same."""
+    config = load_config(None, content_dir=ROOT / "content", output_dir=tmp_path / "site")
+    site = Builder(config).site()
+    env = make_env(config)
+    shown = shown_fields(env)
+    hidden = [name for name in CARD_FIELDS if name not in shown]
+    assert {"words", "tags", "entities", "updated"} <= set(hidden)
+    assert {"title", "path", "date", "summary", "section", "image", "source"} <= set(shown)
+    jobs = list(page_jobs(site, config))
+    assert sum(job.template == "article.html" for job in jobs) >= 10
+    changed = 0
+    for job in jobs:
+        own = job.context.get("article")
+        other = PageJob(job.file, job.template, _other_cards_changed(job.context, own, hidden))
+        changed += other.context != job.context
+        assert render_job(env, other) == render_job(env, job), job.file
+    assert changed >= 0.8 * len(jobs)  # nearly every page shows other articles
+    # and the keys: a hidden field leaves a listing's key alone, a shown one does not
+    items = (art(1), art(2))
+    memo = KeyMemo(shown)
+    first = context_key(listing_page(items), memo)
+    assert (
+        context_key(listing_page((art(1), art(2, words=7, tags=("وسم",)))), KeyMemo(shown)) == first
+    )
+    assert context_key(listing_page((art(1), art(2, title="آخر"))), KeyMemo(shown)) != first
+
+
+def test_a_template_that_names_a_field_makes_it_count(tmp_path):
+    """A site's own card template that shows the word count: `words` counts again."""
+    own = tmp_path / "templates"
+    own.mkdir()
+    (own / "article-card.html").write_text(
+        "<li>{{ item.title }} ({{ item.words }})</li>\n", encoding="utf-8"
+    )
+    config = load_config(None, content_dir=ROOT / "content", output_dir=tmp_path / "site")
+    config = dc_replace(config, templates_dir=own)
+    assert "words" in shown_fields(make_env(config))
+    (own / "article-card.html").write_text("{% if %}", encoding="utf-8")  # unreadable
+    assert shown_fields(make_env(config)) == CARD_FIELDS
