@@ -18,7 +18,7 @@ from .files import Listing, discover, discover_images, walk
 
 Stats = dict[str, tuple[int, int]]  # content file (relative path) -> (mtime_ns, size)
 
-CACHE_FORMAT = 13
+CACHE_FORMAT = 14
 
 
 def code_version() -> str:

@@ -70,7 +70,7 @@ from .render import (
     site_groups,
     static_files,
 )
-from .site import assign_paths, link_site, newest_first
+from .site import CoMemo, assign_paths, co_entities, link_site, newest_first
 from .writer import OLD_PREFIX, Patch, Swap, clean_stale
 
 log = logging.getLogger("sahifa")
@@ -103,6 +103,7 @@ class State:
     inputs_key: str = ""  # digest of every input of the last complete build
     output_id: tuple[int, int] | None = None  # (device, inode) of the output folder written
     relate_memo: RelateMemo = field(default_factory=dict)  # scored links by article
+    co_memo: CoMemo = field(default_factory=dict)  # each entity's companions (site.co_entities)
     # Feeds, sitemaps, search index: group name -> (key, the files it made)
     groups: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)  # output file -> sha1 of bytes
@@ -220,6 +221,7 @@ class Builder:
         self._images_key = ""
         self._pending_groups: dict[str, tuple[str, list[str]]] | None = None
         self._pending_memo: RelateMemo = {}
+        self._pending_co: CoMemo = {}
         self.in_place = in_place
         self.cache_dir = cache_dir
         self.version = code_version()
@@ -605,6 +607,7 @@ class Builder:
             self.state.groups, self._pending_groups = self._pending_groups, None
         self.state.sources = self._pending_sources
         self.state.relate_memo = self._pending_memo
+        self.state.co_memo = self._pending_co
         self.state.inputs_key = "" if result.skipped else inputs
         self.state.output_id = folder_id(config.output_dir)
         self._save_state()
@@ -636,8 +639,9 @@ class Builder:
             self.state.relate_memo,
             lambda fn, items: self._map(fn, items, "relate"),
         )
+        co, self._pending_co = co_entities(ordered, self.state.co_memo)
         site = link_site(
-            ordered, self.gaz, config.related_count, config.ascii_slugs, related=related
+            ordered, self.gaz, config.related_count, config.ascii_slugs, related=related, co=co
         )
         # The articles' text stays packed (the search index unpacks it: Site.full).
         return replace(site, bodies={rel: s.body for rel, s in self._pending_sources.items()})

@@ -7,7 +7,7 @@ from collections import Counter
 
 from sahifa.entities import load_gazetteer
 from sahifa.model import Article, EntityRef
-from sahifa.site import _top_co_entities, link_site
+from sahifa.site import _top_co_entities, co_entities, link_site
 
 
 def art(source: str, *names: str) -> Article:
@@ -25,6 +25,44 @@ def test_co_entities_rank_by_articles_together_then_name_and_leave_out_the_entit
     )
     assert site.co_entities["دمشق"] == (("حلب", 2), ("بيروت", 1), ("حمص", 1))
     assert site.co_entities["بيروت"] == (("دمشق", 1),)
+
+
+def test_co_entities_from_the_memo_are_what_counting_gives():
+    """Each build passes the last build's memo: after random edits (names added, dropped,
+    swapped; articles added and removed) the answer equals counting from scratch, and only
+    the entities of articles whose names changed are counted again."""
+    rng = random.Random(11)
+    pool = [f"مكان{i}" for i in range(60)]
+    arts = {f"a{i}": rng.sample(pool, rng.randint(1, 8)) for i in range(120)}
+
+    def ordered() -> tuple[Article, ...]:
+        return tuple(art(src, *names) for src, names in sorted(arts.items()))
+
+    _, memo = co_entities(ordered())
+    for _ in range(40):
+        src = rng.choice(sorted(arts))
+        before = set(arts[src])
+        kind = rng.randrange(4)
+        if kind == 0:
+            arts[src] = arts[src] + [rng.choice(pool)]
+        elif kind == 1 and len(arts[src]) > 1:
+            arts[src] = arts[src][1:]
+        elif kind == 2:
+            arts[f"n{rng.random()}"] = rng.sample(pool, 3)  # a new source
+        else:
+            del arts[src]
+        now = ordered()
+        top, new_memo = co_entities(now, memo)
+        assert top == co_entities(now)[0]
+        touched = before | set(arts.get(src, ())) | {n for a in now for n in arts[a.source]
+                                                     if a.source.startswith("n")}  # fmt: skip
+        kept = [n for n in top if n in memo and new_memo[n][1] is memo[n][1]]
+        recounted = [n for n in top if n not in kept]
+        assert set(recounted) <= touched | (set(new_memo) - set(memo))
+        memo = new_memo
+    # an unchanged site reuses every entry
+    top, again = co_entities(ordered(), memo)
+    assert all(again[n][1] is memo[n][1] for n in again)
 
 
 def test_top_co_entities_is_the_first_ten_of_the_full_ranking():
