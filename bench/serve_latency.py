@@ -148,6 +148,7 @@ def main() -> None:
                 f"after the save, full rebuild {row['build_median']:.0f} ms)",
                 flush=True,
             )
+            print("        each save, in order (ms):", " ".join(f"{t:.0f}" for t in row["samples"]))
         browser.close()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

@@ -498,27 +498,37 @@ def test_the_read_reuses_the_stats_the_quick_key_took(tmp_path: Path, monkeypatc
 
 
 def test_a_build_leaves_the_collector_as_it_found_it(tmp_path: Path, monkeypatch):
-    """A build freezes what it has read (so collections during linking and planning skip
-    it) and unfreezes it when it ends, also on an error: `serve` runs build after build in
-    one process and must go on collecting the garbage of the old ones."""
+    """A build turns the collector off and freezes what it has read, and undoes both when it
+    ends, also on an error: `serve` runs build after build in one process and must go on
+    collecting the garbage of the old ones."""
     import gc
 
     import sahifa.incremental as inc
 
     content, out = setup_site(tmp_path)
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
     seen = []
     real_link = inc.Builder._link
     monkeypatch.setattr(
         inc.Builder,
         "_link",
-        lambda self, *a: seen.append(gc.get_freeze_count()) or real_link(self, *a),
+        lambda self, *a: (
+            seen.append((gc.get_freeze_count(), gc.isenabled())) or real_link(self, *a)
+        ),
     )
     builder(content, out).build()
-    assert seen and seen[0] > 0  # linking ran with the read objects frozen
-    assert gc.get_freeze_count() == 0
+    assert seen and seen[0][0] > 0  # linking ran with the read objects frozen
+    assert not seen[0][1]  # and the collector off
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
     (content / "a.md").write_text(article("زيارة", 1, "نص."), "utf-8")
     monkeypatch.setattr(inc.Builder, "_plan", must_not_run("planning fails"))
     with pytest.raises(AssertionError, match="planning fails"):
         builder(content, out).build()
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    gc.disable()  # a caller that keeps the collector off: the build leaves it off
+    try:
+        monkeypatch.undo()
+        builder(content, out).build()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
