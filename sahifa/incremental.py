@@ -570,6 +570,11 @@ class Builder:
             return self._build_read(articles, result, keep_going, changed, t0)
         finally:
             self._frozen = False
+            # Everything made since reading goes to the oldest generation with the rest
+            # (freeze, then unfreeze: two list splices). Left young, the first collection
+            # after the build would walk all of it: in `serve` that was the next save's
+            # preview, 225-370 ms instead of ~120 ms at 10,000 articles.
+            gc.freeze()
             gc.unfreeze()
             if enabled:
                 gc.enable()
