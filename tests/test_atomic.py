@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,6 +59,16 @@ def digest(folder: Path) -> str:
 def leftovers(parent: Path) -> list[str]:
     prefixes = (TMP_PREFIX, OLD_PREFIX, JOURNAL_PREFIX)
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(prefixes))
+
+
+def built_site(tmp_path: Path) -> tuple[Path, Path, Any, str]:
+    """Three articles built once: (content, site, config, digest of the site)."""
+    content = tmp_path / "content"
+    generate(content, 3)
+    out = tmp_path / "site"
+    config = load_config(None, content_dir=content, output_dir=out)
+    Builder(config).build()
+    return content, out, config, digest(out)
 
 
 def journals(parent: Path) -> list[Path]:
@@ -176,12 +187,7 @@ def test_patch_cut_short_among_its_renames_is_finished(tmp_path: Path, monkeypat
 def test_a_journal_cut_short_itself_changes_nothing(tmp_path: Path):
     """Killed while the journal was written (before any rename): it is dropped, site/ is the
     old site, and the staged files are removed."""
-    content = tmp_path / "content"
-    generate(content, 3)
-    out = tmp_path / "site"
-    config = load_config(None, content_dir=content, output_dir=out)
-    Builder(config).build()
-    before = digest(out)
+    _, out, _, before = built_site(tmp_path)
     staged = tmp_path / f"{TMP_PREFIX}site-777"
     (staged / "a").mkdir(parents=True)
     (staged / "a" / "index.html").write_text("<p>new", encoding="utf-8")
@@ -215,12 +221,7 @@ def test_killed_between_the_renames_loses_nothing(tmp_path: Path):
     """Without renameat2 the swap is two renames; a build killed between them leaves only
     `.sahifa-old-site-PID`. A failing build keeps it; the next good build puts it back and
     then replaces it."""
-    content = tmp_path / "content"
-    generate(content, 3)
-    out = tmp_path / "site"
-    config = load_config(None, content_dir=content, output_dir=out)
-    Builder(config).build()
-    before = digest(out)
+    content, out, config, before = built_site(tmp_path)
     parked = tmp_path / f"{OLD_PREFIX}site-4242"
     out.rename(parked)
     (content / "a000.md").write_text("---\ntitle: [\n---\n", encoding="utf-8")
