@@ -17,6 +17,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -49,6 +50,17 @@ def _exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
+# After "<prefix><output name>-": PID, PID.TIME (a replaced site), PID.part (a journal)
+_BUILD_SUFFIX = re.compile(r"\d+(\.\d+|\.part)?")
+
+
+def _left_by(name: str, prefix: str, output: Path) -> bool:
+    """`name` is one of this output folder's build leftovers (prefix + its name + -PID...):
+    not another's whose name merely starts the same (`site-2` beside `site`)."""
+    head = f"{prefix}{output.name}-"
+    return name.startswith(head) and _BUILD_SUFFIX.fullmatch(name[len(head) :]) is not None
+
+
 def clean_stale(output: Path) -> None:
     """Finish a patch a killed build was committing; remove temporary folders left behind by a
     killed build; restore a lost output folder."""
@@ -56,13 +68,13 @@ def clean_stale(output: Path) -> None:
     if not parent.exists():
         return
     for child in sorted(parent.iterdir()):
-        if child.name.startswith(f"{JOURNAL_PREFIX}{output.name}-"):
+        if _left_by(child.name, JOURNAL_PREFIX, output):
             _roll_forward(child, output)
     for child in parent.iterdir():
-        if child.name.startswith(TMP_PREFIX + output.name + "-"):
+        if _left_by(child.name, TMP_PREFIX, output):
             shutil.rmtree(child, ignore_errors=True)
     for child in parent.iterdir():
-        if child.name.startswith(OLD_PREFIX + output.name + "-"):
+        if _left_by(child.name, OLD_PREFIX, output):
             if not output.exists():
                 child.rename(output)  # killed between the two renames of the fallback swap
             else:
@@ -91,7 +103,7 @@ def swap_into_place(tmp: Path, output: Path) -> None:
     # The replaced site is parked under a TMP_PREFIX name, which clean_stale only ever deletes.
     # OLD_PREFIX marks a site that must be put back: it exists only between the two renames of
     # the fallback, so a half-deleted replaced site can never be "restored" as site/.
-    replaced = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}-{time.time_ns()}"
+    replaced = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}.{time.time_ns()}"
     if _exchange(tmp, output):
         tmp.rename(replaced)  # tmp now holds the previous site
     else:
@@ -171,8 +183,6 @@ def _roll_forward(journal: Path, output: Path) -> None:
     try:
         plan = json.loads(journal.read_text(encoding="utf-8"))
         tmp, staged, removed = output.parent / plan["tmp"], plan["staged"], plan["removed"]
-        if plan["output"] != output.name:
-            return  # another output folder's (`site-2` beside `site`)
     except (OSError, ValueError, KeyError, TypeError):
         journal.unlink(missing_ok=True)  # not one of ours: nothing to finish
         return
@@ -222,8 +232,7 @@ class Patch:
         among them, so the output is never left half old, half new past the next build."""
         removed = list(removed)
         journal = self.output.parent / f"{JOURNAL_PREFIX}{self.output.name}-{os.getpid()}"
-        plan = {"output": self.output.name, "tmp": self.tmp.name, "staged": self.staged,
-                "removed": removed}  # fmt: skip
+        plan = {"tmp": self.tmp.name, "staged": self.staged, "removed": removed}
         partial = journal.with_name(journal.name + ".part")
         try:
             partial.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")

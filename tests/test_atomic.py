@@ -302,9 +302,16 @@ def test_build_removes_nothing_outside_its_own_folders(tmp_path: Path):
     mine.mkdir()
     (mine / "keep.txt").write_text("x", encoding="utf-8")
     (tmp_path / ".sahifa-tmp-other-1").mkdir()  # another site's build, not ours
+    # ... nor those of an output folder whose name starts like ours, mid-build
+    theirs = [tmp_path / f"{TMP_PREFIX}site-2-77", tmp_path / f"{OLD_PREFIX}site-2-77"]
+    for folder in theirs:
+        (folder / "a").mkdir(parents=True)
+    (tmp_path / f"{JOURNAL_PREFIX}site-2-77.part").write_text("{", encoding="utf-8")
+    theirs.append(tmp_path / f"{JOURNAL_PREFIX}site-2-77.part")
     config = load_config(None, content_dir=content, output_dir=tmp_path / "site")
     Builder(config).build()
     Builder(config).build()
     assert (mine / "keep.txt").exists()
     assert (tmp_path / ".sahifa-tmp-other-1").exists()
+    assert all(path.exists() for path in theirs)
     shutil.rmtree(tmp_path / ".sahifa-tmp-other-1")
