@@ -18,7 +18,7 @@ from .files import Listing, discover, discover_images, walk
 
 Stats = dict[str, tuple[int, int]]  # content file (relative path) -> (mtime_ns, size)
 
-CACHE_FORMAT = 14
+CACHE_FORMAT = 15
 
 
 def code_version() -> str:
@@ -64,6 +64,11 @@ class Index:
     files: list[str]  # the output files, which must all still be there
     articles: int
     state_stat: tuple[int, int, int]  # (inode, mtime_ns, size) of the State it vouches for
+    # The two halves of `quick_key`: everything but the content files (`rest_key`), and each
+    # content file's stat. A build whose rest is the same can tell which articles changed
+    # without loading the State (`Builder._edit_pages`).
+    rest: str = ""
+    stats: Stats = field(default_factory=dict)
 
 
 @dataclass
@@ -78,6 +83,7 @@ class BuildResult:
     groups: int = 0  # feed, sitemap and search groups made again
     seconds: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    quick: bool = False  # only edited articles' own pages were rendered (`quickedit`)
 
     @property
     def css_only(self) -> bool:
@@ -94,10 +100,11 @@ class BuildResult:
             "plan": f"{self.rendered} pages to render, {self.groups} feed/sitemap groups to make",
             "render+write": f"{len(self.written)} written, {len(self.removed)} removed",
         }
-        return ", ".join(
+        line = ", ".join(
             f"{stage} {secs:.2f} s" + (f" ({counts[stage]})" if stage in counts else "")
             for stage, secs in self.seconds.items()
         )
+        return f"{line} (edited articles' own pages only)" if self.quick else line
 
     def summary(self) -> str:
         total = sum(self.seconds.values())
@@ -112,22 +119,35 @@ def quick_key(config: Config, version: str, listing: Listing, stats: Stats | Non
     entities.toml), the templates' bytes, the config and the code version. Given `stats`,
     each content file's (mtime_ns, size) is put there by its path relative to content/: the
     build that follows records them instead of taking every stat again."""
-    parts = [version, repr(config), tree_digest(config.theme_dir, config.templates_dir)]
-    parts.append(repr(search_enabled(config)))  # SAHIFA_SEARCH=0 is not in the config
+    return quick_keys(config, version, listing, stats)[0]
+
+
+def quick_keys(
+    config: Config, version: str, listing: Listing, stats: Stats | None = None
+) -> tuple[str, str]:
+    """`quick_key`, and the digest of all it covers but the content files (`rest`)."""
+    rest = [version, repr(config), tree_digest(config.theme_dir, config.templates_dir)]
+    rest.append(repr(search_enabled(config)))  # SAHIFA_SEARCH=0 is not in the config
     extra = [config.manifest, config.content_dir / "entities.toml"]
     # A refused file (a link out of content/) is left to the real read to report.
-    files = discover(config.content_dir, [], True, listing)
-    files += discover_images(config.content_dir, listing)
-    files += [("", p) for p in extra if p is not None]
-    for rel, path in files:
-        try:
-            st = os.stat(path)
-        except OSError:
-            parts.append(f"{path}:-")
-            continue
-        parts.append(f"{path}:{st.st_mtime_ns}:{st.st_size}")
-        if stats is not None and rel:
-            stats[rel] = (st.st_mtime_ns, st.st_size)
+    articles = discover(config.content_dir, [], True, listing)
+    others = discover_images(config.content_dir, listing) + [("", p) for p in extra if p]
+    parts: list[str] = []
+    for files, out in ((others, rest), (articles, parts)):
+        for rel, path in files:
+            try:
+                st = os.stat(path)
+            except OSError:
+                out.append(f"{path}:-")
+                continue
+            out.append(f"{path}:{st.st_mtime_ns}:{st.st_size}")
+            if stats is not None and rel and out is parts:
+                stats[rel] = (st.st_mtime_ns, st.st_size)
+    rest_key = _sha1(rest)
+    return _sha1([rest_key, *parts]), rest_key
+
+
+def _sha1(parts: list[str]) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -156,6 +176,7 @@ class Fingerprint:
     listing: Listing
     quick: str
     stats: Stats = field(default_factory=dict)  # each content file's stat, as `quick` saw it
+    rest: str = ""  # `quick_keys`: the digest of all but the content files
 
 
 def nothing_changed(config: Config, cache_dir: Path) -> tuple[BuildResult | None, Fingerprint]:
@@ -166,33 +187,41 @@ def nothing_changed(config: Config, cache_dir: Path) -> tuple[BuildResult | None
     content = config.content_dir
     listing = walk(content) if content.is_dir() else []
     stats: Stats = {}
-    taken = Fingerprint(version, listing, quick_key(config, version, listing, stats), stats)
+    quick, rest = quick_keys(config, version, listing, stats)
+    taken = Fingerprint(version, listing, quick, stats, rest)
     return unchanged(config, cache_dir, version, taken.quick, started), taken
+
+
+def load_index(cache_dir: Path, version: str) -> Index | None:
+    """The saved Index of this code version, or None (missing, odd, or another version)."""
+    try:
+        with open(cache_dir / "index.pickle", "rb") as handle:
+            index = pickle.load(handle)
+    except Exception:  # like the State: never trusted when odd
+        return None
+    return index if isinstance(index, Index) and index.version == version else None
+
+
+def vouches(index: Index, config: Config, cache_dir: Path) -> bool:
+    """The Index is the one saved with the State beside it, for this output folder, and no
+    scheduled article has fallen due since."""
+    try:
+        st = os.stat(cache_dir / "state.pickle")
+    except OSError:
+        return False
+    return (
+        index.state_stat == (st.st_ino, st.st_mtime_ns, st.st_size)
+        and (index.horizon is None or time.time() < index.horizon)
+        and folder_id(config.output_dir) == index.output_id
+    )
 
 
 def _saved_index(config: Config, cache_dir: Path, version: str, quick: str) -> Index | None:
     """The saved Index when it proves that this build would change nothing."""
-    path = cache_dir / "state.pickle"
-    if not (cache_dir / "index.pickle").exists():
-        return None
-    try:
-        with open(cache_dir / "index.pickle", "rb") as handle:
-            index = pickle.load(handle)
-        if not isinstance(index, Index) or index.version != version:
-            return None
-    except Exception:  # like the State: never trusted when odd
+    index = load_index(cache_dir, version)
+    if index is None or index.quick_key != quick or not vouches(index, config, cache_dir):
         return None
     root = config.output_dir
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    if (
-        index.state_stat != (st.st_ino, st.st_mtime_ns, st.st_size)
-        or (index.horizon is not None and time.time() >= index.horizon)
-        or folder_id(root) != index.output_id
-        or index.quick_key != quick
-        or not all(os.path.isfile(os.path.join(root, name)) for name in index.files)
-    ):
+    if not all(os.path.isfile(os.path.join(root, name)) for name in index.files):
         return None
     return index

@@ -259,13 +259,10 @@ class ThemeData:
         )
 
     def article_context(self, article: Article) -> dict[str, Any]:
-        """What article.html needs beyond the core context: plain values only."""
+        """What article.html needs from the site beyond the core context: plain values only
+        (what it takes from the article alone is `render.own_context`)."""
         author = self.authors.get(article.author.strip())
         return {
-            "reading": reading_label(reading_minutes(article), self.digit_style),
             "neighbours": self.neighbours.get(article.source, Neighbours(None, None)),
             "author_path": author.path if author else None,
-            "archive_path": f"/archive/{article.date.year}/{article.date.month:02d}/"
-            if article.date
-            else None,
         }

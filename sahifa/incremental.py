@@ -29,6 +29,7 @@ from typing import Any
 
 import jinja2
 
+from . import pagestore
 from .config import Config, search_enabled
 from .entities import (
     Gazetteer,
@@ -46,13 +47,14 @@ from .fingerprint import (
     Stats,
     code_version,
     folder_id,
-    quick_key,
+    quick_keys,
     tree_digest,
     unchanged,
 )
 from .frontpage import ThemeData
 from .images import IMAGE_SUFFIXES, image_size, place_images
 from .model import Article, EntityRef, Site, evolve, pack_body, unpack_body
+from .pagestore import PageStore
 from .pipeline import load_manifest, publishable
 from .progress import Progress
 from .publish import FileGroup
@@ -64,7 +66,9 @@ from .render import (
     article_job,
     context_key,
     make_env,
+    own_context,
     page_jobs,
+    page_key,
     render_job,
     shown_fields,
     site_groups,
@@ -116,10 +120,49 @@ class State:
     shards: tuple[str, ...] = ()
     # (theme digest, the card fields its templates show): `Builder._card_fields`
     card_fields: tuple[str, tuple[str, ...]] | None = None
+    # What `quickedit` needs to render an edited article without the rest of the build:
+    # the published articles' digests (for `inputs_key`), and the images' digest and sizes.
+    published: dict[str, str] = field(default_factory=dict)
+    images_key: str = ""
+    image_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def _shard(rel: str) -> int:
     return zlib.crc32(rel.encode("utf-8", "surrogatepass")) % SHARDS
+
+
+def write_shard(folder: Path, i: int, part: dict[str, Source]) -> str:
+    """Save one shard of State.sources; its file is named by a digest of its bytes."""
+    data = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
+    name = f"sources-{i:02d}-{hashlib.sha1(data).hexdigest()[:20]}.pickle"
+    if not (folder / name).exists():
+        tmp = folder / f"{name}.tmp{os.getpid()}"
+        tmp.write_bytes(data)
+        os.replace(tmp, folder / name)
+    return name
+
+
+def read_shard(folder: Path, i: int, name: str) -> dict[str, Source]:
+    """One shard of State.sources, checked against the digest in its name."""
+    data = (folder / name).read_bytes()
+    if not name.endswith(f"-{hashlib.sha1(data).hexdigest()[:20]}.pickle"):
+        raise ValueError(f"{name} is not the file that was saved")
+    part = pickle.loads(data)
+    if not isinstance(part, dict) or any(_shard(rel) != i for rel in part):
+        raise ValueError(f"{name} holds another shard")
+    return part
+
+
+def input_parts(config: Config, version: str, gaz_key: str, images_key: str) -> list[str]:
+    """What `inputs_key` covers besides the articles."""
+    theme = tree_digest(config.theme_dir, config.templates_dir)
+    return [version, theme, repr(config), gaz_key, images_key, repr(search_enabled(config))]
+
+
+def inputs_key(parts: list[str], published: dict[str, str]) -> str:
+    """`Builder._inputs_key` from its parts and the published articles' digests."""
+    lines = parts + [f"{rel}:{digest}" for rel, digest in published.items()]
+    return hashlib.sha1("\x1f".join(lines).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 SHARDS = 16  # State.sources is saved in this many files: an edit rewrites one, not all
@@ -175,15 +218,19 @@ def _render_one(job: PageJob) -> bytes:
     return render_job(builder._env, job)
 
 
-def _make_one(work: PageJob | FileGroup) -> tuple[list[tuple[str, bytes]], str | None]:
-    """A page, or a group's files (a feed, the sitemaps): [(file, bytes)], and the page's key
-    when the plan left keying it to the worker (see Builder._plan)."""
+Made = tuple[list[tuple[str, bytes]], str | None, bytes | None]
+
+
+def _make_one(work: PageJob | FileGroup) -> Made:
+    """A page, or a group's files (a feed, the sitemaps): [(file, bytes)], the page's key
+    when the plan left keying it to the worker (see Builder._plan), and for an article's
+    page its surroundings packed for the page store (`pagestore.pack`)."""
     builder = _WORKER_BUILDER
     assert builder is not None
     if isinstance(work, PageJob):
         key = builder._page_key(work) if builder._keys_in_workers else None
-        return [(work.file, _render_one(work))], key
-    return work.make(), None
+        return [(work.file, _render_one(work))], key, builder._around(work)
+    return work.make(), None, None
 
 
 def _run_item(index: int) -> Any:
@@ -232,6 +279,10 @@ class Builder:
         self._published = 0
         self._quick = ""  # this build's Builder._quick_key, taken before reading
         self._stats: Stats = {}  # the content files' stats as the quick key saw them
+        self._rest = ""  # the quick key of all but the content files (`quick_keys`)
+        self._digests: dict[str, str] = {}  # the published articles' digests (`_inputs_key`)
+        self._blanks: dict[str, Any] = {}  # pagestore.slimmer for this theme's card fields
+        self._rows: list[tuple[str, str, str, str, bytes]] = []  # pages for the page store
         self._walked: Listing | None = None  # content/ as walked in this build
         self.gaz: Gazetteer | None = None
         self._gaz_key = ""
@@ -278,12 +329,7 @@ class Builder:
             raise ValueError("cache without its sources")
         sources: dict[str, Source] = {}
         for i, name in enumerate(names):
-            data = (folder / name).read_bytes()
-            if not name.endswith(f"-{hashlib.sha1(data).hexdigest()[:20]}.pickle"):
-                raise ValueError(f"{name} is not the file that was saved")
-            part = pickle.loads(data)
-            if not isinstance(part, dict) or any(_shard(rel) != i for rel in part):
-                raise ValueError(f"{name} holds another shard")
+            part = read_shard(folder, i, name)
             self._shards[i] = (name, part)
             sources.update(part)
         return sources
@@ -301,12 +347,7 @@ class Builder:
             if before is not None and _same_sources(before[1], part):
                 names.append(before[0])
                 continue
-            data = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
-            name = f"sources-{i:02d}-{hashlib.sha1(data).hexdigest()[:20]}.pickle"
-            if not (folder / name).exists():
-                tmp = folder / f"{name}.tmp{os.getpid()}"
-                tmp.write_bytes(data)
-                os.replace(tmp, folder / name)
+            name = write_shard(folder, i, part)
             self._shards[i] = (name, part)
             names.append(name)
         return tuple(names)
@@ -343,6 +384,8 @@ class Builder:
                 sorted(self.state.file_hashes),
                 self._published,
                 (st.st_ino, st.st_mtime_ns, st.st_size),
+                self._rest,
+                self._stats,
             )
             with open(tmp, "wb") as handle:
                 pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -350,7 +393,8 @@ class Builder:
 
     def _quick_key(self) -> str:
         """This build's `fingerprint.quick_key`, from the build's one walk of content/."""
-        return quick_key(self.config, self.version, self._listing(), self._stats)
+        quick, self._rest = quick_keys(self.config, self.version, self._listing(), self._stats)
+        return quick
 
     # -- stages ----------------------------------------------------------------------------------
 
@@ -538,12 +582,19 @@ class Builder:
         self._walked = None
         if taken is not None and taken.version == self.version:
             self._walked, self._quick, self._stats = taken.listing, taken.quick, taken.stats
+            self._rest = taken.rest
         else:
             # Taken before anything is read, once per build: a file saved during the build
             # then no longer matches the index, and the next build looks at it.
             use = self.cache_dir is not None and changed is None
-            self._stats = {}
+            self._stats, self._rest = {}, ""
             self._quick = self._quick_key() if use else ""
+        if taken is not None and self._state is None and changed is None and self._quick:
+            from .quickedit import edit_pages  # here: it imports this module
+
+            done = edit_pages(self, taken, t0)
+            if done is not None:
+                return done
         if (
             taken is None
             and self._state is None
@@ -623,6 +674,9 @@ class Builder:
         self.state.co_memo = self._pending_co
         self.state.inputs_key = "" if result.skipped else inputs
         self.state.output_id = folder_id(config.output_dir)
+        self.state.published, self.state.images_key = self._digests, self._images_key
+        self.state.image_sizes = self._sizes
+        self._store_pages(keys)
         self._save_state()
         result.articles = len(site.articles)
         result.files = len(hashes)
@@ -758,12 +812,10 @@ class Builder:
 
     def _inputs_key(self, articles: list[Article]) -> str:
         """Digest of everything a build reads: code, templates, config, gazetteer, articles."""
-        config = self.config
-        theme = tree_digest(config.theme_dir, config.templates_dir)
-        parts = [self.version, theme, repr(config), self._gaz_key, self._images_key]
-        parts.append(repr(search_enabled(config)))
-        parts += [f"{a.source}:{a.digest}" for a in articles]
-        return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+        self._digests = {a.source: a.digest for a in articles}
+        return inputs_key(
+            input_parts(self.config, self.version, self._gaz_key, self._images_key), self._digests
+        )
 
     def _output_intact(self) -> bool:
         root = self.config.output_dir
@@ -803,6 +855,8 @@ class Builder:
         self._last = (site, ThemeData.of(site, config))
         self._theme_id = hashlib.sha1(theme.encode()).hexdigest()
         self._key_memo = KeyMemo(self._card_fields())
+        self._blanks = pagestore.slimmer(self._card_fields())
+        self._rows = []
         # When every page is rendered anyway (a first build, a template or config change),
         # the workers key the pages as they render them, instead of this process first.
         everything = not self.state.page_keys or self.state.theme != self._theme_id
@@ -835,7 +889,28 @@ class Builder:
 
     def _page_key(self, job: PageJob) -> str:
         """The page's context key, with the templates and config it is rendered with."""
-        return hashlib.sha1((self._theme + context_key(job, self._key_memo)).encode()).hexdigest()
+        return page_key(self._theme_id, context_key(job, self._key_memo))
+
+    def _around(self, job: PageJob) -> bytes | None:
+        """An article page's surroundings, packed for the page store (None: not an article
+        page, or no cache to keep them in)."""
+        article = job.context.get("article")
+        if self.cache_dir is None or job.template != "article.html":
+            return None
+        if not isinstance(article, Article):
+            return None
+        own = own_context(article, self.config)
+        around = {k: v for k, v in job.context.items() if k not in own}
+        return pagestore.pack(around, self._blanks)
+
+    def _store_pages(self, keys: dict[str, str]) -> None:
+        """The surroundings of the article pages this build rendered, under their keys."""
+        rows, self._rows = self._rows, []
+        if self.cache_dir is not None and rows:
+            store = PageStore(self.cache_dir / "pages.sqlite")
+            store.put(
+                (src, keys[file], slug, path, around) for src, slug, path, file, around in rows
+            )
 
     def _kept(self, name: str) -> bool:
         """The previous build wrote `name` and it is still in the output folder."""
@@ -858,11 +933,15 @@ class Builder:
                 work.append(group)  # feeds and sitemaps are made by the workers too
             yield from ((name, None) for name in kept or ())
         try:
-            for item, (files, key) in zip(work, self._imap(_make_one, work, "render"), strict=True):
+            made_all = self._imap(_make_one, work, "render")
+            for item, (files, key, around) in zip(work, made_all, strict=True):
                 if isinstance(item, FileGroup):
                     made[item.name] = (made[item.name][0], [name for name, _ in files])
                 elif key is not None:
                     keys[item.file] = key
+                if around is not None:
+                    art = item.context["article"]
+                    self._rows.append((art.source, art.slug, art.path, item.file, around))
                 yield from files
         except jinja2.TemplateError as exc:
             raise SahifaError(f"template error: {exc}") from None

@@ -101,16 +101,27 @@ def output_file(path: str) -> str:
 
 
 def article_context(site: Site, article: Article, config: Config) -> dict[str, Any]:
-    page_url = config.base_url + encode_path(article.path.lstrip("/"))
     refs = [(site.entities[r.name], r) for r in article.entities if r.name in site.entities]
+    return {
+        "related": site.related.get(article.source, ()),
+        "entities": [e for e, _ in sorted(refs, key=lambda er: (-er[1].count, er[0].name))],
+        "section_path": site.section_paths[article.section],
+    }
+
+
+def own_context(article: Article, config: Config) -> dict[str, Any]:
+    """What an article's page takes from the article alone (the rest of its context comes
+    from the site: `article_around`). `Builder._edit_pages` renders an edited article with
+    the surroundings its page had in the last build and this."""
     return {
         "article": article,
         "dir": lang_direction(article.lang),
-        "related": site.related.get(article.source, ()),
-        "entities": [e for e, _ in sorted(refs, key=lambda er: (-er[1].count, er[0].name))],
         "show_toc": len(article.headings) >= TOC_MIN_HEADINGS,
-        "section_path": site.section_paths[article.section],
-        "page_url": page_url,
+        "page_url": config.base_url + encode_path(article.path.lstrip("/")),
+        "reading": frontpage.reading_label(frontpage.reading_minutes(article), config.digits),
+        "archive_path": f"/archive/{article.date.year}/{article.date.month:02d}/"
+        if article.date
+        else None,
     }
 
 
@@ -144,13 +155,27 @@ class PageJob:
     context: dict[str, Any]
 
 
+def article_around(
+    site: Site, theme: frontpage.ThemeData, article: Article, config: Config
+) -> dict[str, Any]:
+    """What an article's page takes from the rest of the site: the menu, its related links,
+    its entities' pages, its section, neighbours and author page."""
+    common = {"sections": tuple(site.section_paths.items())}
+    return {**common, **article_context(site, article, config), **theme.article_context(article)}
+
+
+def article_page(article: Article, around: dict[str, Any], config: Config) -> PageJob:
+    """The page of one article from its surroundings (`article_around`)."""
+    return PageJob(
+        output_file(article.path), "article.html", {**around, **own_context(article, config)}
+    )
+
+
 def article_job(
     site: Site, theme: frontpage.ThemeData, article: Article, config: Config
 ) -> PageJob:
     """The page of one article."""
-    common = {"sections": tuple(site.section_paths.items())}
-    ctx = article_context(site, article, config) | theme.article_context(article)
-    return PageJob(output_file(article.path), "article.html", {**common, **ctx})
+    return article_page(article, article_around(site, theme, article, config), config)
 
 
 def page_jobs(
@@ -390,6 +415,11 @@ def context_key(job: PageJob, memo: dict[int, tuple[Any, str]] | None = None) ->
             parts.append(f"A{_article_digest(value)}")
         _key_parts(value, parts, memo)
     return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def page_key(theme_id: str, context: str) -> str:
+    """A page's key: its `context_key` with the digest of the templates and config."""
+    return hashlib.sha1((theme_id + context).encode()).hexdigest()
 
 
 def static_files(config: Config) -> Iterator[tuple[str, bytes]]:

@@ -433,7 +433,7 @@ def test_an_edit_rewrites_one_shard_of_the_saved_sources(tmp_path: Path, monkeyp
     edited file, and the next process loads the new and the untouched shards together."""
     import pickle
 
-    from sahifa.incremental import SHARDS, _shard
+    from sahifa.incremental import SHARDS, Source, _shard
 
     files = {
         f"n{i:02d}.md": article(f"خبر رقم {i}", 1 + i % 28, f"نص الخبر {i} من حلب.")
@@ -450,7 +450,11 @@ def test_an_edit_rewrites_one_shard_of_the_saved_sources(tmp_path: Path, monkeyp
     monkeypatch.setattr(pickle, "dumps", lambda obj, **kw: dumped.append(obj) or real(obj, **kw))
     result = builder(content, out).build()
     monkeypatch.undo()
-    shards = [part for part in dumped if isinstance(part, dict)]
+    shards = [
+        part
+        for part in dumped
+        if isinstance(part, dict) and all(isinstance(v, Source) for v in part.values())
+    ]
     assert len(shards) == 1 and "n07.md" in shards[0]  # only the edited file's shard
     assert result.reread == 1
     after = _shard_files(cache)

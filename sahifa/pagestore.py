@@ -1,0 +1,130 @@
+"""What each article's page took from the rest of the site in the last build, kept so that an
+edit to an article's body alone can be rendered without loading, linking and planning the
+whole site again (`Builder._edit_pages`).
+
+One SQLite row per article: the page key of the page it was rendered into and its
+surroundings (`render.article_around`), with every other article in them cut down to the card
+fields the templates show (`slim`). A row is trusted only when its page key is the one the
+saved State has for that page: a build that wrote rows and then failed leaves rows no State
+names, and they are never used. SQLite because an edit reads one row and a build writes only
+the rows of the pages it rendered, never the whole store."""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+import zlib
+from collections.abc import Iterable
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+from .frontpage import Neighbours
+from .model import Article, Related, evolve
+
+# (article source, page key, the article's slug and URL path in that build, packed surroundings)
+Row = tuple[str, str, str, str, bytes]
+
+
+def _blank(field: Any) -> Any:
+    if field.default is not MISSING:
+        return field.default
+    if field.default_factory is not MISSING:
+        return field.default_factory()
+    return ""
+
+
+BLANKS = {f.name: _blank(f) for f in fields(Article)}
+
+
+def slimmer(shown: tuple[str, ...]) -> dict[str, Any]:
+    """The field values `slim` sets: every field but `shown` (and source and path) blanked."""
+    keep = {*shown, "source", "path"}
+    return {name: value for name, value in BLANKS.items() if name not in keep}
+
+
+def slim(article: Article | None, blanks: dict[str, Any]) -> Article | None:
+    """Another article as a page shows it: its card fields, the rest blank. It renders and
+    keys (`render.context_key` with the same shown fields) the same as the whole article."""
+    return None if article is None else evolve(article, **blanks)
+
+
+def pack(around: dict[str, Any], blanks: dict[str, Any]) -> bytes:
+    """An article page's surroundings with the other articles in them slimmed, pickled."""
+    out = dict(around)
+    out["related"] = tuple(
+        evolve(r, article=slim(r.article, blanks)) for r in around.get("related", ())
+    )
+    nb = around.get("neighbours")
+    if isinstance(nb, Neighbours):
+        out["neighbours"] = Neighbours(slim(nb.older, blanks), slim(nb.newer, blanks))
+    # Compressed: the cards' titles and summaries are most of it (6.7 KB a row -> ~2 KB).
+    return zlib.compress(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def unpack(data: bytes) -> dict[str, Any]:
+    around = pickle.loads(zlib.decompress(data))
+    if not isinstance(around, dict) or not all(
+        isinstance(r, Related) for r in around.get("related", ())
+    ):
+        raise ValueError("not an article's surroundings")
+    return around
+
+
+class PageStore:
+    """The rows, in `.sahifa-cache/pages.sqlite`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute("PRAGMA synchronous=OFF")  # rows are checked against the State's keys
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS pages "
+            "(source TEXT PRIMARY KEY, page_key TEXT NOT NULL, slug TEXT NOT NULL,"
+            " path TEXT NOT NULL, around BLOB NOT NULL)"
+        )
+        return db
+
+    def put(self, rows: Iterable[Row]) -> None:
+        rows = list(rows)
+        try:
+            self._put(rows)
+        except sqlite3.DatabaseError:  # not a database (or a damaged one): start it afresh
+            self.clear()
+            self._put(rows)
+
+    def _put(self, rows: list[Row]) -> None:
+        db = self._connect()
+        try:
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)", rows)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    def get(self, source: str) -> tuple[Row, dict[str, Any]] | None:
+        """`source`'s row and its surroundings unpacked. The caller checks the row's page
+        key against the saved State's before trusting it."""
+        if not self.path.exists():
+            return None
+        try:
+            db = self._connect()
+            try:
+                row = db.execute("SELECT * FROM pages WHERE source = ?", (source,)).fetchone()
+            finally:
+                db.close()
+            return None if row is None else (tuple(row), unpack(row[4]))  # type: ignore[return-value]
+        except (
+            sqlite3.Error,
+            zlib.error,
+            pickle.UnpicklingError,
+            ValueError,
+            EOFError,
+            AttributeError,
+        ):
+            return None  # like every cache: never trusted when odd
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)

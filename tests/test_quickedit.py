@@ -1,0 +1,188 @@
+"""The quick build after a body-only edit (sahifa/quickedit.py): it renders the edited
+articles' own pages only, and what it leaves on disk is byte for byte what a full build of the
+same content makes. Any edit that reaches other pages goes through the full build."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from sahifa.config import load_config
+from sahifa.errors import SahifaError
+from sahifa.fingerprint import BuildResult, nothing_changed
+from sahifa.incremental import Builder
+
+from .conftest import make_content
+
+PLACES = ("دمشق", "حلب", "بيروت", "عمان", "القاهرة")
+
+
+def story(i: int, extra: str = "", title: str | None = None) -> str:
+    """An article naming two places, with three headings (a table of contents)."""
+    a, b = PLACES[i % 5], PLACES[(i + 2) % 5]
+    head = title or f"خبر رقم {i} من {a}"
+    body = "\n\n".join(f"## عنوان فرعي {h}\n\nفقرة {h} عن {a} و{b} في الخبر {i}." for h in range(3))
+    return (
+        f"---\ntitle: {head}\ndate: 2025-02-{1 + i % 27:02d}T09:00:00+03:00\n"
+        f"section: {'أخبار' if i % 3 else 'اقتصاد'}\nsummary: ملخص الخبر {i}\n---\n"
+        f"{body}\n{extra}"
+    )
+
+
+def site(tmp_path: Path, n: int = 12) -> tuple[Path, Path]:
+    content = make_content(tmp_path, {f"s{i:02d}.md": story(i) for i in range(n)})
+    return content, tmp_path / "site"
+
+
+def cli_build(content: Path, out: Path) -> BuildResult:
+    """What `python build.py` does: the quick check, then the Builder with what it saw."""
+    config = load_config(None, content_dir=content, output_dir=out, search=False)
+    cache = out.parent / ".cache"
+    report, taken = nothing_changed(config, cache)
+    if report is not None:
+        return report
+    return Builder(config, cache_dir=cache, jobs=1).build(taken=taken)
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def fresh(content: Path, tmp_path: Path) -> dict[str, bytes]:
+    """The site a full build without any cache makes of the same content."""
+    out = tmp_path / "fresh" / "site"
+    config = load_config(None, content_dir=content, output_dir=out, search=False)
+    Builder(config, cache_dir=None).build()
+    return files(out)
+
+
+def edit(path: Path, text: str) -> None:
+    """Write and move the mtime on, as an editor's save does (even within one tick)."""
+    st = path.stat()
+    path.write_text(text, "utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+def test_a_body_edit_renders_its_own_page_only_and_matches_a_full_build(tmp_path: Path):
+    content, out = site(tmp_path)
+    assert not cli_build(content, out).quick  # the first build is a full one
+    edit(content / "s04.md", story(4, "\nفقرة أضيفت في آخر الخبر.\n"))
+    result = cli_build(content, out)
+    assert result.quick and result.rendered == 1 and result.reread == 1
+    assert len(result.written) == 1 and result.written[0].endswith("index.html")
+    assert "فقرة أضيفت في آخر الخبر" in (out / result.written[0]).read_text("utf-8")
+    assert files(out) == fresh(content, tmp_path)
+    again = cli_build(content, out)  # the Index it saved proves nothing changed since
+    assert "check" in again.seconds and again.written == []
+    # What it saved is what a full build saves: the next build (quick or full) trusts it.
+    config = load_config(None, content_dir=content, output_dir=out, search=False)
+    saved = Builder(config, cache_dir=out.parent / ".cache").state
+    shutil.rmtree(out)
+    shutil.rmtree(out.parent / ".cache")
+    full = Builder(config, cache_dir=out.parent / ".cache")
+    full.build()
+    for name in ("page_keys", "file_hashes", "inputs_key", "published", "theme"):
+        assert getattr(saved, name) == getattr(full.state, name), name
+    assert saved.sources.keys() == full.state.sources.keys()
+    for rel, src in saved.sources.items():
+        assert (src.article, src.refs, src.digest) == (
+            full.state.sources[rel].article,
+            full.state.sources[rel].refs,
+            full.state.sources[rel].digest,
+        )
+
+
+@pytest.mark.parametrize(
+    ("why", "text"),
+    [
+        ("a new title", story(4, title="عنوان جديد كليا")),
+        ("a new place named", story(4, "\nوصل الوفد إلى القدس وبغداد.\n")),
+        ("a new summary", story(4).replace("ملخص الخبر 4", "ملخص آخر")),
+        ("a new date", story(4).replace("2025-02-05", "2025-03-05")),
+    ],
+)
+def test_an_edit_seen_beyond_its_page_gets_a_full_build(tmp_path: Path, why: str, text: str):
+    content, out = site(tmp_path)
+    cli_build(content, out)
+    edit(content / "s04.md", text)
+    result = cli_build(content, out)
+    assert not result.quick, why
+    assert "link" in result.seconds
+    assert files(out) == fresh(content, tmp_path)
+
+
+def test_a_new_file_a_template_or_an_unreadable_edit_gets_a_full_build(tmp_path: Path):
+    content, out = site(tmp_path)
+    cli_build(content, out)
+    (content / "s99.md").write_text(story(99), "utf-8")
+    assert not cli_build(content, out).quick
+    (content / "s99.md").unlink()
+    assert not cli_build(content, out).quick
+    edit(content / "s03.md", "---\ntitle: [broken\n---\nنص\n")
+    with pytest.raises(SahifaError, match="s03.md"):  # reported as by a full build
+        cli_build(content, out)
+    edit(content / "s03.md", story(3, "\nفقرة أضيفت.\n"))
+    assert cli_build(content, out).quick  # the failed build left the cache as it was
+    assert files(out) == fresh(content, tmp_path)
+
+
+def test_a_store_row_not_written_for_the_saved_page_is_not_trusted(tmp_path: Path):
+    content, out = site(tmp_path)
+    cli_build(content, out)
+    store = out.parent / ".cache" / "pages.sqlite"
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE pages SET page_key = 'stale' WHERE source = 's05.md'")
+    db.close()
+    edit(content / "s05.md", story(5, "\nسطر جديد.\n"))
+    result = cli_build(content, out)
+    assert not result.quick
+    assert files(out) == fresh(content, tmp_path)
+    edit(content / "s05.md", story(5, "\nسطر جديد آخر.\n"))  # the full build wrote the row
+    assert cli_build(content, out).quick
+    store.write_bytes(b"not a database")
+    edit(content / "s05.md", story(5, "\nسطر ثالث.\n"))
+    assert not cli_build(content, out).quick
+    assert files(out) == fresh(content, tmp_path)
+
+
+def test_random_edits_always_leave_the_site_a_full_build_makes(tmp_path: Path):
+    """Body edits (quick), touches, and edits that reach other pages, in a random order:
+    after each, the site is the one a build without a cache makes."""
+    content, out = site(tmp_path, 10)
+    cli_build(content, out)
+    rng = random.Random(5)
+    quick = 0
+    for step in range(14):
+        i = rng.randrange(10)
+        path = content / f"s{i:02d}.md"
+        kind = rng.choice(["body", "body", "touch", "title", "place"])
+        if kind == "body":
+            edit(path, story(i, f"\nفقرة {step} أضيفت.\n" * rng.randint(1, 3)))
+        elif kind == "touch":
+            st = path.stat()
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        elif kind == "title":
+            edit(path, story(i, title=f"عنوان {step}"))
+        else:
+            edit(path, story(i, f"\nزار الوفد {PLACES[step % 5]} وبغداد.\n"))
+        result = cli_build(content, out)
+        quick += result.quick
+        assert files(out) == fresh(content, tmp_path), (step, kind)
+    assert quick >= 3  # the quick build did take part
+
+
+def test_the_quick_build_is_not_used_with_a_search_index(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr("sahifa.quickedit.search_enabled", lambda config: True)
+    content, out = site(tmp_path)
+    cli_build(content, out)
+    edit(content / "s02.md", story(2, "\nفقرة أخرى.\n"))
+    assert not cli_build(content, out).quick
