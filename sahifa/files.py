@@ -37,10 +37,21 @@ def discover(
     the content folder does not own. With `skipped` (--keep-going) it is reported there and
     left out instead of stopping the build. Linked folders are not followed.
     """
+    return [(rel, content / rel) for rel, _ in content_paths(content, skipped, quiet, listing)]
+
+
+def content_paths(
+    content: Path,
+    skipped: list[str] | None = None,
+    quiet: bool = False,
+    listing: Listing | None = None,
+) -> list[tuple[str, str]]:
+    """`discover` with each file's path as a string: the quick check stats every file and
+    needs no Path objects (10,000 of them cost ~0.05 s)."""
     if not content.is_dir():
         raise ContentError(str(content), "content folder not found")
     root = content.resolve()
-    found: list[tuple[str, Path]] = []
+    found: list[tuple[str, str]] = []
     for rel, entry in _walk(str(content), "") if listing is None else listing:
         if not rel.lower().endswith(CONTENT_SUFFIXES) or not entry.is_file():
             continue
@@ -54,7 +65,7 @@ def discover(
                 log.error("%s (skipped)", exc)
             skipped.append(str(exc))
             continue
-        found.append((rel, content / rel))
+        found.append((rel, entry.path))
     return sorted(found)
 
 
@@ -85,7 +96,8 @@ def discover_images(content: Path, listing: Listing | None = None) -> list[tuple
     root = content.resolve()
     found = []
     for rel, entry in walk(content) if listing is None else listing:
-        if os.path.splitext(rel)[1].lower() not in IMAGE_SUFFIXES or not entry.is_file():
+        dot = rel.rfind(".")
+        if dot < 0 or rel[dot:].lower() not in IMAGE_SUFFIXES or not entry.is_file():
             continue
         path = content / rel
         if not entry.is_symlink() or path.resolve().is_relative_to(root):

@@ -9,12 +9,13 @@ import hashlib
 import os
 import pickle
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
 from .config import Config, search_enabled
-from .files import Listing, discover, discover_images, walk
+from .files import Listing, content_paths, discover_images, walk
 
 Stats = dict[str, tuple[int, int]]  # content file (relative path) -> (mtime_ns, size)
 
@@ -130,7 +131,7 @@ def quick_keys(
     rest.append(repr(search_enabled(config)))  # SAHIFA_SEARCH=0 is not in the config
     extra = [config.manifest, config.content_dir / "entities.toml"]
     # A refused file (a link out of content/) is left to the real read to report.
-    articles = discover(config.content_dir, [], True, listing)
+    articles = content_paths(config.content_dir, [], True, listing)
     others = discover_images(config.content_dir, listing) + [("", p) for p in extra if p]
     parts: list[str] = []
     for files, out in ((others, rest), (articles, parts)):
@@ -221,7 +222,18 @@ def _saved_index(config: Config, cache_dir: Path, version: str, quick: str) -> I
     index = load_index(cache_dir, version)
     if index is None or index.quick_key != quick or not vouches(index, config, cache_dir):
         return None
-    root = config.output_dir
-    if not all(os.path.isfile(os.path.join(root, name)) for name in index.files):
-        return None
-    return index
+    return index if all_present(config.output_dir, index.files) else None
+
+
+def all_present(root: Path, names: Iterable[str]) -> bool:
+    """Every one of `names` (relative paths) is in the folder `root`. access() relative to
+    the open folder: half the time of an isfile() per full path (26,000 files: ~0.06 s)."""
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        access, exists = os.access, os.F_OK
+        return all(access(name, exists, dir_fd=fd) for name in names)
+    finally:
+        os.close(fd)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from .config import search_enabled
 from .entities import article_candidates, extract
 from .errors import ContentError
-from .fingerprint import BuildResult, Fingerprint, Index, load_index, vouches
+from .fingerprint import BuildResult, Fingerprint, Index, all_present, load_index, vouches
 from .images import place_images
 from .model import Article, evolve, pack_body, unpack_body
 from .pagestore import PageStore, Row
@@ -74,8 +74,7 @@ def edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildRes
         if not edit.read(rel, taken.stats[rel]):
             return None
     t1 = time.perf_counter()
-    root = str(config.output_dir)
-    if not all(os.path.isfile(os.path.join(root, name)) for name in index.files):
+    if not all_present(config.output_dir, index.files):
         return None  # a full build puts back what was deleted
     pages = edit.render()
     if pages is None:
@@ -95,11 +94,12 @@ def edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildRes
 
 def _saved_state(builder: Builder, cache: Path) -> State | None:
     """The saved State without its sources (the shards a change needs are read apart)."""
-    from .incremental import SHARDS, State, _collector_paused
+    from .incremental import SHARDS, State, _collector_paused, load_sides
 
     try:
         with _collector_paused():
             state = pickle.loads((cache / "state.pickle").read_bytes())
+            load_sides(state, cache, ("names",))
     except Exception:
         return None
     if (
@@ -206,7 +206,7 @@ class _Edit:
     def save(self, pages: list[_Page], index: Index, taken: Fingerprint) -> list[str]:
         """Write the pages, then the shards, State, page store rows and Index that describe
         them (in the order a full build does: the Index goes first and comes back last)."""
-        from .incremental import input_parts, inputs_key, write_shard
+        from .incremental import SIDES, input_parts, inputs_key, write_shard
 
         state, config, cache = self.state, self.config, self.cache
         (cache / "index.pickle").unlink(missing_ok=True)  # never vouch for a State in flux
@@ -243,8 +243,9 @@ class _Edit:
         PageStore(cache / "pages.sqlite").put(page.row for page in pages)
         path = cache / "state.pickle"
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as handle:
-            pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        with open(tmp, "wb") as handle:  # its SIDES stay in their files, unchanged
+            own = replace(state, **{n: {} for names in SIDES.values() for n in names})
+            pickle.dump(own, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
         for old in set(before) - set(names):
             (cache / old).unlink(missing_ok=True)
