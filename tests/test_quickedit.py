@@ -186,3 +186,13 @@ def test_the_quick_build_is_not_used_with_a_search_index(tmp_path: Path, monkeyp
     cli_build(content, out)
     edit(content / "s02.md", story(2, "\nفقرة أخرى.\n"))
     assert not cli_build(content, out).quick
+
+
+def test_a_missing_output_file_sends_a_body_edit_to_the_full_build(tmp_path: Path):
+    content, out = site(tmp_path)
+    cli_build(content, out)
+    (out / "index.html").unlink()
+    edit(content / "s01.md", story(1, "\nفقرة أخرى.\n"))
+    result = cli_build(content, out)
+    assert not result.quick and "index.html" in result.written
+    assert files(out) == fresh(content, tmp_path)
