@@ -440,3 +440,21 @@ def test_command_line_serves_and_stops_cleanly_on_ctrl_c(tmp_path):
             proc.wait()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "stopping" in err
+
+
+def test_after_a_preview_the_full_build_waits_for_the_page_requests_to_end(tmp_path: Path):
+    """The full build starts only once no request has been open for QUIET seconds (the
+    reloaded page's stylesheet and scripts), or at the deadline."""
+    from sahifa import serve
+
+    config = load_config(None, content_dir=tmp_path / "content", output_dir=tmp_path / "site")
+    dev = DevServer(config, "127.0.0.1", 0, config_path=None, out=io.StringIO())
+    dev.answering(+1)  # a request under way
+    threading.Timer(0.3, dev.answering, args=(-1,)).start()
+    started = time.monotonic()
+    dev._wait_quiet(started + 5)
+    assert time.monotonic() - started >= 0.3 + serve.QUIET  # waited for it, then quiet
+    started = time.monotonic()
+    dev.answering(+1)  # one that never ends: the deadline ends the wait
+    dev._wait_quiet(started + 0.2)
+    assert 0.2 <= time.monotonic() - started < 5
