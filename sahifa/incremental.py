@@ -19,7 +19,6 @@ import multiprocessing as mp
 import os
 import pickle
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -54,7 +53,7 @@ from .fingerprint import (
 )
 from .frontpage import ThemeData
 from .images import IMAGE_SUFFIXES, image_size, place_images
-from .model import Article, EntityRef, Site, evolve, pack_body, unpack_body
+from .model import Article, EntityRef, Site, evolve, pack_body, shard_of, unpack_body
 from .pagestore import PageStore
 from .pipeline import load_manifest, publishable
 from .progress import Progress
@@ -131,7 +130,7 @@ class State:
 
 
 def _shard(rel: str) -> int:
-    return zlib.crc32(rel.encode("utf-8", "surrogatepass")) % SHARDS
+    return shard_of(rel, SHARDS)
 
 
 # State fields saved apart from the State file, in these files: linking's memos (which the

@@ -137,3 +137,10 @@ def unpack_body(article: Article, blob: bytes) -> Article:
     """The inverse of `pack_body`."""
     body_html, text = pickle.loads(zlib.decompress(blob))
     return replace(article, body_html=body_html, text=text)
+
+
+def shard_of(source: str, count: int) -> int:
+    """Which of `count` shards an article's source path falls in: the build cache's source
+    files (16) and the search index's bundles split articles by the same hash, so that
+    with 16 bundles the articles of one cache shard are those of one bundle."""
+    return zlib.crc32(source.encode("utf-8", "surrogatepass")) % count

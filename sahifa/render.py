@@ -217,8 +217,9 @@ def page_jobs(
         {**common, "title": "الأعلام والأماكن", "groups": groups},
     )
     yield PageJob("404.html", "404.html", {**common, "title": "الصفحة غير موجودة"})
+    bundles = search.bundle_paths(site, config)
     yield PageJob("search/index.html", "search.html",
-                  {**common, "title": "البحث", "page_path": "/search/"})  # fmt: skip
+                  {**common, "title": "البحث", "page_path": "/search/", "bundles": bundles})  # fmt: skip
     yield from _theme_pages(common, theme, config)
 
 

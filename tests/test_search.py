@@ -36,8 +36,9 @@ needs_pagefind = pytest.mark.skipif(not search.available(), reason="pagefind[bin
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The tiny site built twice with the search index (the only Pagefind runs of the suite)."""
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """The tiny site built twice with the search index (the only Pagefind runs of the suite),
+    and once more split into bundles as a large site's index is (one article a bundle)."""
     if not search.available():
         pytest.skip("pagefind[bin] not installed")
     tmp = tmp_path_factory.mktemp("search")
@@ -45,11 +46,13 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(SEARCH_SWITCH, "1")
         outs = []
-        for name in ("one", "two"):
+        for name in ("one", "two", "split"):
+            if name == "split":
+                mp.setattr(search, "SHARD_ARTICLES", 1)
             out = tmp / name
             build(load_config(None, content_dir=content, output_dir=out))
             outs.append(out)
-    return outs[0], outs[1]
+    return outs[0], outs[1], outs[2]
 
 
 def test_record_is_folded_but_shows_the_original():
@@ -94,8 +97,8 @@ def test_switched_off_builds_no_index(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 @needs_pagefind
-def test_index_is_complete_and_byte_identical(indexed: tuple[Path, Path]):
-    one, two = indexed
+def test_index_is_complete_and_byte_identical(indexed: tuple[Path, Path, Path]):
+    one, two, _ = indexed
     entry = json.loads((one / "pagefind" / "pagefind-entry.json").read_text("utf-8"))
     assert entry["languages"]["ar"]["page_count"] == len(FILES)
     files_one = sorted(p.relative_to(one) for p in (one / "pagefind").rglob("*") if p.is_file())
@@ -105,17 +108,38 @@ def test_index_is_complete_and_byte_identical(indexed: tuple[Path, Path]):
         assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
 
 
-@pytest.fixture(scope="module")
-def served(indexed: tuple[Path, Path]) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["one bundle", "split"])
+def served(request: pytest.FixtureRequest, indexed: tuple[Path, Path, Path]) -> Iterator[str]:
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
 
-    handler = functools.partial(Quiet, directory=str(indexed[0]))
+    root = indexed[0] if request.param == "one bundle" else indexed[2]
+    handler = functools.partial(Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+@needs_pagefind
+def test_a_large_index_is_split_into_bundles_by_source(indexed: tuple[Path, Path, Path]):
+    """Four bundles of one article each (every page in exactly one), merged by the page."""
+    split = indexed[2]
+    bundles = sorted(p.name for p in split.iterdir() if p.name.startswith("pagefind"))
+    assert len(bundles) >= 2 and bundles[0] == "pagefind"
+    counts = [
+        json.loads((split / b / "pagefind-entry.json").read_text("utf-8"))["languages"]["ar"][
+            "page_count"
+        ]
+        for b in bundles
+    ]
+    assert sum(counts) == len(FILES)
+    form = BeautifulSoup((split / "search" / "index.html").read_text("utf-8"), "html.parser")
+    form = form.select_one("form[data-search-form]")
+    assert form["data-bundle"] == "/pagefind/"
+    assert form["data-merge"].split() == [f"/{b}/" for b in bundles[1:]]
+    assert not (indexed[0] / "pagefind-01").exists()  # a small site keeps one bundle
 
 
 def _results(page, url: str) -> list[str]:
