@@ -135,7 +135,7 @@ def _shard(rel: str) -> int:
 
 # State fields saved apart from the State file, in these files: linking's memos (which the
 # build after a body edit never needs), and the gazetteers (which it reads but never changes).
-SIDES = {"links": ("relate_memo", "co_memo", "groups"), "names": ("gazetteers",)}
+SIDES = {"links": ("relate_memo", "co_memo"), "names": ("gazetteers",)}
 
 
 def write_shard(folder: Path, i: int | str, part: Any) -> str:
@@ -177,6 +177,11 @@ def load_sides(state: State, folder: Path, which: tuple[str, ...] = tuple(SIDES)
             raise ValueError(f"{state.sides[side]} is not a {side} file")
         for name, value in zip(SIDES[side], values, strict=True):
             setattr(state, name, value)
+
+
+def group_key(theme_id: str, key: str) -> str:
+    """A feed, sitemap or search bundle's key with the templates and config (State.groups)."""
+    return hashlib.sha1((theme_id + key).encode()).hexdigest()
 
 
 def input_parts(config: Config, version: str, gaz_key: str, images_key: str) -> list[str]:
@@ -901,7 +906,7 @@ class Builder:
                     todo.append(job)
         groups: list[Any] = []
         for group in site_groups(site, config):
-            key = hashlib.sha1((theme + group.key).encode()).hexdigest()
+            key = group_key(self._theme_id, group.key)
             before = self.state.groups.get(group.name)
             same = before is not None and before[0] == key
             kept = same and all(self._kept(name) for name in before[1])  # type: ignore[index]

@@ -126,5 +126,25 @@ class PageStore:
         ):
             return None  # like every cache: never trusted when odd
 
+    def places(self, sources: list[str]) -> dict[str, tuple[str, str]] | None:
+        """source -> (page key, URL path) of those of `sources` that have a row (None: no
+        store). The caller checks each key against the saved State's."""
+        if not self.path.exists():
+            return None
+        found: dict[str, tuple[str, str]] = {}
+        try:
+            db = self._connect()
+            try:
+                for start in range(0, len(sources), 500):  # SQLite's limit on parameters
+                    chunk = sources[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    query = f"SELECT source, page_key, path FROM pages WHERE source IN ({marks})"
+                    found.update((src, (key, path)) for src, key, path in db.execute(query, chunk))
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+        return found
+
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -5,12 +5,15 @@ entities and names found are the same, so every link, listing, related block, fe
 sitemap is the same (they show other articles by their card fields, `render.shown_fields`,
 and feeds by summary). Linking and planning the whole site again would find exactly that, at
 a cost of seconds on a large site; this renders the edited articles' pages with the
-surroundings each page had in the last build (`pagestore`) and touches nothing else.
+surroundings each page had in the last build (`pagestore`), and makes again the search
+index's bundles that hold them (from the cached sources of their articles), nothing else.
 
 Anything else — a changed card field or entity, a new or removed file, a template, the config,
-an image, the gazetteer, the search index, a page store row that is not the saved page's —
-returns None and the Builder does a full build. What this writes is what a full build would
-write: `tests/test_quickedit.py` compares the two byte for byte."""
+an image, the gazetteer, a page store row that is not the saved page's — returns None and the
+Builder does a full build. What this writes is what a full build would write:
+`tests/test_quickedit.py` compares the two byte for byte. (Feed and news-sitemap keys, made
+from their articles' digests, are left as they were: their bytes do not change, and the next
+full build makes them again.)"""
 
 from __future__ import annotations
 
@@ -22,12 +25,13 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import search
 from .config import search_enabled
 from .entities import article_candidates, extract
 from .errors import ContentError
 from .fingerprint import BuildResult, Fingerprint, Index, all_present, load_index, vouches
 from .images import place_images
-from .model import Article, evolve, pack_body, unpack_body
+from .model import Article, evolve, pack_body, shard_of, unpack_body
 from .pagestore import PageStore, Row
 from .readers import read_article, source_digest
 from .render import KeyMemo, article_page, context_key, make_env, page_key, render_job
@@ -41,6 +45,9 @@ EDIT_MAX = 8  # more files changed than this: a full build
 OWN_FIELDS = frozenset({"body_html", "text", "headings", "digest", "words"})
 
 
+Bundle = tuple[str, str, list[tuple[str, bytes]]]  # (group name, its key, its files)
+
+
 @dataclass(frozen=True)
 class _Page:
     file: str
@@ -52,8 +59,8 @@ class _Page:
 def edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildResult | None:
     """Do the build if only the bodies of at most EDIT_MAX articles changed; else None."""
     config, cache = builder.config, builder.cache_dir
-    if cache is None or search_enabled(config):
-        return None  # the search index holds every article's text: a full build makes it
+    if cache is None:
+        return None
     index = load_index(cache, builder.version)
     if (
         index is None
@@ -77,12 +84,14 @@ def edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildRes
     if not all_present(config.output_dir, index.files):
         return None  # a full build puts back what was deleted
     pages = edit.render()
-    if pages is None:
+    bundles = edit.reindex() if search_enabled(config) and search.available() else []
+    if pages is None or bundles is None:
         return None
-    written = edit.save(pages, index, taken)
+    written = edit.save(pages, bundles, index, taken)
     return BuildResult(
         articles=index.articles,
-        files=len(index.files),
+        files=len(edit.state.file_hashes),
+        groups=len(bundles),
         written=written,
         rendered=len(pages),
         reread=edit.reread,
@@ -203,7 +212,41 @@ class _Edit:
             pages.append(_Page(file, new_key, data, (rel, new_key, slug, path, blob)))
         return pages
 
-    def save(self, pages: list[_Page], index: Index, taken: Fingerprint) -> list[str]:
+    def reindex(self) -> list[Bundle] | None:
+        """The search index's bundles that hold an edited article, made again from the
+        cached sources of their articles and the URLs their pages have in the page store."""
+        from .incremental import group_key
+        from .render import output_file
+
+        state, config = self.state, self.config
+        count = search.shard_count(len(state.published))
+        wanted = sorted({shard_of(rel, count) for rel in self.edited if rel in state.published})
+        store = PageStore(self.cache / "pages.sqlite")
+        bundles: list[Bundle] = []
+        for i in wanted:
+            members = [rel for rel in state.published if shard_of(rel, count) == i]
+            places = store.places(members)
+            if places is None:
+                return None
+            records, stamps = [], []
+            for rel in members:
+                key, path = places.get(rel, ("", ""))
+                part = self._part(rel)
+                if not key or state.page_keys.get(output_file(path)) != key or part is None:
+                    return None  # a URL the store cannot vouch for
+                src = part[rel]
+                records.append(
+                    search.record(evolve(unpack_body(src.article, src.body), path=path), config)
+                )
+                stamps.append(f"{src.digest}|{path}")
+            name = search.bundle_name(i)
+            key = group_key(state.theme, search.bundle_key(name, stamps))
+            bundles.append((f"search:{name}", key, search.bundle_files(records, name)))
+        return bundles
+
+    def save(
+        self, pages: list[_Page], bundles: list[Bundle], index: Index, taken: Fingerprint
+    ) -> list[str]:
         """Write the pages, then the shards, State, page store rows and Index that describe
         them (in the order a full build does: the Index goes first and comes back last)."""
         from .incremental import SIDES, input_parts, inputs_key, write_shard
@@ -213,14 +256,22 @@ class _Edit:
         written: list[str] = []
         patch = Patch(config.output_dir)
         try:
-            for page in pages:
-                digest = hashlib.sha1(page.data).hexdigest()
-                if state.file_hashes.get(page.file) != digest:
-                    patch.put(page.file, page.data)
-                    written.append(page.file)
-                state.file_hashes[page.file] = digest
-            if written:
-                patch.commit([])
+            files = [(page.file, page.data) for page in pages]
+            removed: set[str] = set()
+            for name, key, made in bundles:
+                files += made
+                removed |= set(state.groups.get(name, ("", []))[1]) - {f for f, _ in made}
+                state.groups[name] = (key, [f for f, _ in made])
+            for file, data in files:
+                digest = hashlib.sha1(data).hexdigest()
+                if state.file_hashes.get(file) != digest:
+                    patch.put(file, data)
+                    written.append(file)
+                state.file_hashes[file] = digest
+            for file in removed:
+                state.file_hashes.pop(file, None)
+            if written or removed:
+                patch.commit(sorted(removed))
             else:
                 patch.abort()
         except BaseException:
@@ -252,6 +303,7 @@ class _Edit:
         st = os.stat(path)
         fresh = replace(
             index,
+            files=sorted(state.file_hashes),
             quick_key=taken.quick,
             rest=taken.rest,
             stats=taken.stats,

@@ -22,7 +22,7 @@ import json
 import logging
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ def run_pagefind(records: list[dict[str, Any]], work: Path) -> Path:
     if exe is None:
         raise SahifaError("Pagefind's binary is missing: pip install 'pagefind[bin]'")
     pages, out = work / "pages", work / BUNDLE
-    for rec in records:
+    for rec in sorted(records, key=lambda r: r["url"]):  # the same bundle in any order
         rel = unquote(rec["url"]).strip("/")
         target = check_inside(pages, f"{rel}/index.html" if rel else "index.html")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +115,11 @@ def index_files(
     """The Pagefind bundle of `articles` (all the site's by default) as ('<bundle>/...',
     bytes), sorted by path."""
     chosen = site.articles if articles is None else articles
-    records = [record(site.full(a), config) for a in chosen]
+    return bundle_files([record(site.full(a), config) for a in chosen], bundle)
+
+
+def bundle_files(records: list[dict[str, Any]], bundle: str = BUNDLE) -> list[tuple[str, bytes]]:
+    """The Pagefind bundle of the records, as ('<bundle>/...', bytes) sorted by path."""
     with tempfile.TemporaryDirectory(prefix="sahifa-pagefind-") as tmp:
         out = run_pagefind(records, Path(tmp))
         files = {
@@ -153,6 +157,11 @@ def shards(site: Site) -> list[tuple[str, tuple[Article, ...]]]:
     for art in site.articles:
         parts[shard_of(art.source, count)].append(art)
     return [(bundle_name(i), tuple(part)) for i, part in enumerate(parts) if part]
+
+
+def bundle_key(name: str, stamps: Iterable[str]) -> str:
+    """A bundle's group key: its name and its articles' stamps, in any order."""
+    return digest(name, *sorted(stamps))
 
 
 def bundle_paths(site: Site, config: Config) -> tuple[str, ...]:
@@ -278,7 +287,7 @@ def search_groups(site: Site, config: Config) -> Iterator[FileGroup]:
         log.warning("search: Pagefind is not installed (pip install 'pagefind[bin]'); no index")
         return
     for name, articles in shards(site):
-        key = digest(name, *map(article_stamp, articles))
+        key = bundle_key(name, map(article_stamp, articles))
         yield FileGroup(f"search:{name}", key, partial(index_files, site, config, articles, name))
 
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from sahifa.config import load_config
+from sahifa import search
+from sahifa.config import SEARCH_SWITCH, load_config
 from sahifa.errors import SahifaError
 from sahifa.fingerprint import BuildResult, nothing_changed
 from sahifa.incremental import Builder
+from sahifa.model import shard_of
 
 from .conftest import make_content
 
@@ -39,9 +41,11 @@ def site(tmp_path: Path, n: int = 12) -> tuple[Path, Path]:
     return content, tmp_path / "site"
 
 
-def cli_build(content: Path, out: Path) -> BuildResult:
+def cli_build(content: Path, out: Path, search: bool = False) -> BuildResult:
     """What `python build.py` does: the quick check, then the Builder with what it saw."""
-    config = load_config(None, content_dir=content, output_dir=out, search=False)
+    config = load_config(
+        None, content_dir=content, output_dir=out, search=None if search else False
+    )
     cache = out.parent / ".cache"
     report, taken = nothing_changed(config, cache)
     if report is not None:
@@ -57,10 +61,13 @@ def files(root: Path) -> dict[str, bytes]:
     }
 
 
-def fresh(content: Path, tmp_path: Path) -> dict[str, bytes]:
+def fresh(content: Path, tmp_path: Path, search: bool = False) -> dict[str, bytes]:
     """The site a full build without any cache makes of the same content."""
     out = tmp_path / "fresh" / "site"
-    config = load_config(None, content_dir=content, output_dir=out, search=False)
+    shutil.rmtree(out, ignore_errors=True)
+    config = load_config(
+        None, content_dir=content, output_dir=out, search=None if search else False
+    )
     Builder(config, cache_dir=None).build()
     return files(out)
 
@@ -70,6 +77,32 @@ def edit(path: Path, text: str) -> None:
     st = path.stat()
     path.write_text(text, "utf-8")
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+def assert_saved_as_by_a_full_build(content: Path, out: Path, search: bool = False) -> None:
+    """What the last build saved is what a full build saves: the next build trusts it."""
+    config = load_config(
+        None, content_dir=content, output_dir=out, search=None if search else False
+    )
+    saved = Builder(config, cache_dir=out.parent / ".cache").state
+    shutil.rmtree(out)
+    shutil.rmtree(out.parent / ".cache")
+    full = Builder(config, cache_dir=out.parent / ".cache")
+    full.build()
+    for name in ("page_keys", "file_hashes", "inputs_key", "published", "theme"):
+        assert getattr(saved, name) == getattr(full.state, name), name
+    # Feeds and the news sitemap are keyed by their articles' digests, which a quick build
+    # leaves as they were (their bytes do not change): the next full build makes them again.
+    assert {n: files for n, (_, files) in saved.groups.items()} == {
+        n: files for n, (_, files) in full.state.groups.items()
+    }
+    assert {n: k for n, k in saved.groups.items() if n.startswith("search:")} == {
+        n: k for n, k in full.state.groups.items() if n.startswith("search:")
+    }
+    assert saved.sources.keys() == full.state.sources.keys()
+    for rel, src in saved.sources.items():
+        again = full.state.sources[rel]
+        assert (src.article, src.refs, src.digest) == (again.article, again.refs, again.digest)
 
 
 def test_a_body_edit_renders_its_own_page_only_and_matches_a_full_build(tmp_path: Path):
@@ -83,22 +116,7 @@ def test_a_body_edit_renders_its_own_page_only_and_matches_a_full_build(tmp_path
     assert files(out) == fresh(content, tmp_path)
     again = cli_build(content, out)  # the Index it saved proves nothing changed since
     assert "check" in again.seconds and again.written == []
-    # What it saved is what a full build saves: the next build (quick or full) trusts it.
-    config = load_config(None, content_dir=content, output_dir=out, search=False)
-    saved = Builder(config, cache_dir=out.parent / ".cache").state
-    shutil.rmtree(out)
-    shutil.rmtree(out.parent / ".cache")
-    full = Builder(config, cache_dir=out.parent / ".cache")
-    full.build()
-    for name in ("page_keys", "file_hashes", "inputs_key", "published", "theme"):
-        assert getattr(saved, name) == getattr(full.state, name), name
-    assert saved.sources.keys() == full.state.sources.keys()
-    for rel, src in saved.sources.items():
-        assert (src.article, src.refs, src.digest) == (
-            full.state.sources[rel].article,
-            full.state.sources[rel].refs,
-            full.state.sources[rel].digest,
-        )
+    assert_saved_as_by_a_full_build(content, out)
 
 
 @pytest.mark.parametrize(
@@ -180,12 +198,31 @@ def test_random_edits_always_leave_the_site_a_full_build_makes(tmp_path: Path):
     assert quick >= 3  # the quick build did take part
 
 
-def test_the_quick_build_is_not_used_with_a_search_index(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr("sahifa.quickedit.search_enabled", lambda config: True)
+@pytest.mark.skipif(not search.available(), reason="pagefind[bin] not installed")
+def test_with_search_a_body_edit_makes_its_bundle_of_the_index_again(tmp_path: Path, monkeypatch):
+    """The index split into bundles (a large site's, here two articles a bundle at least):
+    the quick build makes the edited article's bundle again, and leaves the others alone."""
+    monkeypatch.setenv(SEARCH_SWITCH, "1")
+    monkeypatch.setattr(search, "SHARD_ARTICLES", 2)
     content, out = site(tmp_path)
-    cli_build(content, out)
-    edit(content / "s02.md", story(2, "\nفقرة أخرى.\n"))
-    assert not cli_build(content, out).quick
+    cli_build(content, out, search=True)
+    bundles = sorted(p.name for p in out.iterdir() if p.name.startswith("pagefind"))
+    assert len(bundles) == 4
+    before = {p: p.stat().st_ino for b in bundles for p in (out / b).rglob("*") if p.is_file()}
+    edit(content / "s04.md", story(4, "\nكلمةفريدةللبحث في آخر الخبر.\n"))
+    result = cli_build(content, out, search=True)
+    assert result.quick and result.groups == 1
+    mine = search.bundle_name(shard_of("s04.md", 4))
+    changed = {p.parent.relative_to(out).parts[0] for p in before if not p.exists()}
+    changed |= {
+        p.relative_to(out).parts[0]
+        for b in bundles
+        for p in (out / b).rglob("*")
+        if p.is_file() and before.get(p) != p.stat().st_ino
+    }
+    assert changed == {mine}
+    assert files(out) == fresh(content, tmp_path, search=True)
+    assert_saved_as_by_a_full_build(content, out, search=True)
 
 
 def test_a_missing_output_file_sends_a_body_edit_to_the_full_build(tmp_path: Path):
