@@ -84,8 +84,10 @@ def edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildRes
     if not all_present(config.output_dir, index.files):
         return None  # a full build puts back what was deleted
     pages = edit.render()
+    if pages is None:
+        return None
     bundles = edit.reindex() if search_enabled(config) and search.available() else []
-    if pages is None or bundles is None:
+    if bundles is None:
         return None
     written = edit.save(pages, bundles, index, taken)
     return BuildResult(
