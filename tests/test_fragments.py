@@ -1,0 +1,68 @@
+"""`fragment(...)` in templates (`render.Fragments`): a partial rendered once per set of
+objects and reused, never stale: another object (an edited story) renders again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sahifa.config import load_config
+from sahifa.model import evolve
+from sahifa.render import Fragments, make_env
+
+from .test_page_keys import art
+
+
+def env_with(tmp_path: Path, card: str):  # noqa: ANN201
+    """The default theme with the site's own `article-card.html`."""
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "article-card.html").write_text(card, encoding="utf-8")
+    return make_env(load_config(None, templates_dir=tmp_path / "templates"))
+
+
+def test_same_objects_render_once(tmp_path: Path) -> None:
+    env = env_with(tmp_path, "<li>{{ item.title }} {{ current_section }}</li>")
+    fragment = env.globals["fragment"]
+    assert isinstance(fragment, Fragments)
+    one = art(1)
+    first = fragment("article-card.html", item=one, current_section="")
+    again = fragment("article-card.html", item=one, current_section="")
+    assert str(first) == "<li>خبر 1 </li>"
+    assert again is first  # the kept HTML, not a second render
+    assert len(fragment.memo) == 1
+
+
+def test_other_object_or_values_render_again(tmp_path: Path) -> None:
+    env = env_with(tmp_path, "<li>{{ item.title }}|{{ current_section }}</li>")
+    fragment = env.globals["fragment"]
+    one = art(1)
+    fragment("article-card.html", item=one, current_section="")
+    edited = evolve(one, title="عنوان جديد")
+    assert str(fragment("article-card.html", item=edited, current_section="")) == (
+        "<li>عنوان جديد|</li>"
+    )
+    assert str(fragment("article-card.html", item=one, current_section="أخبار")) == (
+        "<li>خبر 1|أخبار</li>"
+    )
+    # Same objects under other names are another call, not a hit.
+    assert str(fragment("article-card.html", current_section="", item=one)) == "<li>خبر 1|</li>"
+
+
+def test_mutable_values_are_never_kept(tmp_path: Path) -> None:
+    env = env_with(tmp_path, "{{ item|join(',') }}")
+    fragment = env.globals["fragment"]
+    items = ["أ"]
+    assert str(fragment("article-card.html", item=items)) == "أ"
+    items.append("ب")
+    assert str(fragment("article-card.html", item=items)) == "أ,ب"
+    assert fragment.memo == {}
+
+
+def test_escapes_and_starts_again_when_full(tmp_path: Path) -> None:
+    env = env_with(tmp_path, "<li>{{ item.title }}</li>")
+    fragment = env.globals["fragment"]
+    fragment.LIMIT = 2
+    hostile = art(1, title="<script>x</script>")
+    assert "<script>" not in str(fragment("article-card.html", item=hostile))
+    for n in (2, 3, 4):
+        fragment("article-card.html", item=art(n))
+    assert 1 <= len(fragment.memo) <= 2
