@@ -312,7 +312,7 @@ class Builder:
         self._stats: Stats = {}  # the content files' stats as the quick key saw them
         self._rest = ""  # the quick key of all but the content files (`quick_keys`)
         self._digests: dict[str, str] = {}  # the published articles' digests (`_inputs_key`)
-        self._blanks: dict[str, Any] = {}  # pagestore.slimmer for this theme's card fields
+        self._row_fields: tuple[str, ...] = ()  # pagestore.kept_fields for this theme's card fields
         self._rows: list[tuple[str, str, str, str, bytes]] = []  # pages for the page store
         self._walked: Listing | None = None  # content/ as walked in this build
         self.gaz: Gazetteer | None = None
@@ -890,7 +890,7 @@ class Builder:
         self._last = (site, ThemeData.of(site, config))
         self._theme_id = hashlib.sha1(theme.encode()).hexdigest()
         self._key_memo = KeyMemo(self._card_fields())
-        self._blanks = pagestore.slimmer(self._card_fields())
+        self._row_fields = pagestore.kept_fields(self._card_fields())
         self._rows = []
         # When every page is rendered anyway (a first build, a template or config change),
         # the workers key the pages as they render them, instead of this process first.
@@ -936,7 +936,7 @@ class Builder:
             return None
         own = own_context(article, self.config)
         around = {k: v for k, v in job.context.items() if k not in own}
-        return pagestore.pack(around, self._blanks)
+        return pagestore.pack(around, self._row_fields)
 
     def _store_pages(self, keys: dict[str, str]) -> None:
         """The surroundings of the article pages this build rendered, under their keys."""
