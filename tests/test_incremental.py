@@ -328,6 +328,33 @@ def test_forked_workers_build_the_same_site_as_one_process(tmp_path: Path, monke
     assert site_bytes(one_out) == site_bytes(two_out)
 
 
+def test_workers_write_a_new_folder_and_link_unchanged_files(tmp_path: Path, monkeypatch):
+    """A build that writes a whole new folder (`Swap`) has its render workers write the
+    changed files there themselves; a file whose bytes did not change is linked from the
+    current site (same inode), and the site equals a single process's."""
+    import sahifa.incremental as inc
+
+    content, out = setup_site(tmp_path)
+    monkeypatch.setattr(inc, "PARALLEL_MIN", 1)
+    builder(content, out, jobs=2).build()
+    home, missing = out / "index.html", out / "404.html"
+    inodes = home.stat().st_ino, missing.stat().st_ino
+    own = tmp_path / "templates"
+    own.mkdir()
+    theme_404 = (ROOT / "templates" / "404.html").read_text("utf-8")
+    (own / "404.html").write_text(theme_404.replace("</h1>", " (404)</h1>", 1), "utf-8")
+    monkeypatch.setattr(inc, "PATCH_MAX", 0)  # a new folder even for a small change
+    config = load_config(None, content_dir=content, output_dir=out, templates_dir=own)
+    result = Builder(config, cache_dir=out.parent / ".cache", jobs=2).build()
+    assert result.rendered > 2 and result.written == ["404.html"]
+    assert home.stat().st_ino == inodes[0]  # the same bytes: linked, not written
+    assert missing.stat().st_ino != inodes[1] and "(404)</h1>" in missing.read_text("utf-8")
+    alone = tmp_path / "one" / "site"
+    one = load_config(None, content_dir=content, output_dir=alone, templates_dir=own)
+    Builder(one, cache_dir=None, jobs=1).build()
+    assert site_bytes(alone) == site_bytes(out)
+
+
 def test_the_cache_keeps_article_text_packed(tmp_path: Path):
     """The State every build loads holds each article's body and text packed (a fifth of
     their size), and the pages still show the full body."""
