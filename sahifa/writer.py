@@ -155,7 +155,15 @@ class Swap:
         self._made: set[Path] = set()  # folders made under tmp
 
     def put(self, name: str, data: bytes) -> None:
+        self.write_into(name, data)
+
+    def write_into(self, name: str, data: bytes) -> None:
+        """Write one file into the new folder; safe in a forked worker (the main process
+        then calls `note_written`)."""
         write_file(check_inside(self.tmp, name), data, self._made)
+
+    def note_written(self, name: str) -> None:
+        pass  # the new folder is the site: nothing to remember
 
     def keep(self, name: str) -> None:
         """Carry an unchanged file over: the same inode, no bytes written."""
@@ -220,7 +228,14 @@ class Patch:
         self._journal: Path | None = None  # while `commit` renames
 
     def put(self, name: str, data: bytes) -> None:
+        self.write_into(name, data)
+        self.note_written(name)
+
+    def write_into(self, name: str, data: bytes) -> None:
+        """Stage one file; safe in a forked worker (the main process calls `note_written`)."""
         write_file(check_inside(self.tmp, name), data, self._made)
+
+    def note_written(self, name: str) -> None:
         self.staged.append(name)
 
     def keep(self, name: str) -> None:

@@ -155,6 +155,29 @@ def test_only_the_feeds_of_changed_listings_are_made_again(tmp_path: Path, monke
     assert (out / "أخبار" / "feed.json").is_file()
 
 
+def test_a_new_newest_story_leaves_other_listings_feeds_alone(tmp_path: Path, monkeypatch):
+    """A story newer than every other changes the site's newest date, which only dates a
+    feed without entries: the feeds of listings it is not in are not made again."""
+    content, out = setup_site(tmp_path)
+    builder(content, out).build()
+    import sahifa.incremental as inc
+
+    made: list[str] = []
+    real = inc.site_groups
+
+    def spy(site, config):
+        for group in real(site, config):
+            yield replace(group, make=lambda g=group: made.append(g.name) or g.make())
+
+    monkeypatch.setattr(inc, "site_groups", spy)
+    (content / "d.md").write_text(article("أمطار جديدة", 9, "مطر في الطقس.", "طقس"), "utf-8")
+    result = builder(content, out).build()
+    assert "feed:/" in made and "feed:/طقس/" in made
+    assert "feed:/أخبار/" not in made and "أخبار/atom.xml" not in result.written
+    assert "feed:/entity/دمشق/" not in made  # an entity the new story does not name
+    assert "أمطار جديدة" in (out / "atom.xml").read_text("utf-8")
+
+
 def test_unchanged_inputs_skip_linking_and_rendering(tmp_path: Path, monkeypatch):
     content, out = setup_site(tmp_path)
     builder(content, out).build()
