@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,8 +94,9 @@ def generate(n: int, fmt: str, work: Path) -> Path:
 def sahifa_cases(
     content: Path, work: Path, label: str, extra: list[str], search: bool = True
 ) -> list[tuple[str, dict]]:
-    """Cold build with search, cold build without (the anchors build no search index), then
-    the two rebuild cases on the no-search site."""
+    """Cold build with search (and a body edit on it), cold build without (the anchors build
+    no search index), then the rebuild cases on the no-search site: nothing changed, a body
+    edit, a title edit, a new story."""
     out = work / f"site-{label}"
     cache = work / ".sahifa-cache"
     cmd = [
@@ -136,7 +138,25 @@ def sahifa_cases(
         rows.append((f"Sahifa one title edit, {label}, no search", timed(cmd, cwd=work)))
     finally:
         victim.write_bytes(original)
+    # A new story, the newest of all: it shifts every page of the listings it is in.
+    fresh = victim.with_name("bench-new-story" + victim.suffix)
+    try:
+        fresh.write_text(new_story(original.decode("utf-8")), encoding="utf-8")
+        rows.append((f"Sahifa one new article, {label}, no search", timed(cmd, cwd=work)))
+    finally:
+        fresh.unlink(missing_ok=True)
     return rows
+
+
+def new_story(text: str) -> str:
+    """Another story from `text`: a new title (so a new slug) and, with front matter, dated
+    yesterday (the newest story of the corpus, and not scheduled)."""
+    text = retitle(text)
+    if text.startswith("---"):
+        when = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        text = re.sub(r"(?m)^slug: .*$", "slug: bench-new-story", text, count=1)
+        text = re.sub(r"(?m)^date: .*$", f"date: {when}", text, count=1)
+    return text
 
 
 def retitle(text: str) -> str:
