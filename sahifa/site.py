@@ -134,7 +134,10 @@ def link_site(
         related=relate(ordered, related_count) if related is None else related,
         sections={k: tuple(v) for k, v in sorted(sections.items())},
         entity_articles={k: tuple(v) for k, v in by_entity.items()},
-        section_paths={k: f"/{section_slug(k, ascii_only)}/" for k in sections},
+        # By name, like `sections`: the menu on every page. In the order the sections were
+        # first met (newest story first) a story in another section reordered the menu, and
+        # so changed every page of the site.
+        section_paths={k: f"/{section_slug(k, ascii_only)}/" for k in sorted(sections)},
         co_entities=co_entities(ordered)[0] if co is None else co,
     )
 

@@ -131,9 +131,8 @@ def test_template_change_rerenders(tmp_path: Path):
     assert "تذييل جديد" in (out / "أخبار" / "سوق-في-حلب" / "index.html").read_text("utf-8")
 
 
-def test_only_the_feeds_of_changed_listings_are_made_again(tmp_path: Path, monkeypatch):
-    content, out = setup_site(tmp_path)
-    builder(content, out).build()
+def groups_made(monkeypatch) -> list[str]:
+    """The names of the feed/sitemap groups the next builds make, in a list filled as they do."""
     import sahifa.incremental as inc
 
     made: list[str] = []
@@ -144,6 +143,13 @@ def test_only_the_feeds_of_changed_listings_are_made_again(tmp_path: Path, monke
             yield replace(group, make=lambda g=group: made.append(g.name) or g.make())
 
     monkeypatch.setattr(inc, "site_groups", spy)
+    return made
+
+
+def test_only_the_feeds_of_changed_listings_are_made_again(tmp_path: Path, monkeypatch):
+    content, out = setup_site(tmp_path)
+    builder(content, out).build()
+    made = groups_made(monkeypatch)
     # The same title, URL and date, a new body: the listings' feeds carry the article again.
     (content / "c.md").write_text(article("طقس بيروت", 3, "مطر غزير في بيروت.", "طقس"), "utf-8")
     result = builder(content, out).build()
@@ -160,16 +166,7 @@ def test_a_new_newest_story_leaves_other_listings_feeds_alone(tmp_path: Path, mo
     feed without entries: the feeds of listings it is not in are not made again."""
     content, out = setup_site(tmp_path)
     builder(content, out).build()
-    import sahifa.incremental as inc
-
-    made: list[str] = []
-    real = inc.site_groups
-
-    def spy(site, config):
-        for group in real(site, config):
-            yield replace(group, make=lambda g=group: made.append(g.name) or g.make())
-
-    monkeypatch.setattr(inc, "site_groups", spy)
+    made = groups_made(monkeypatch)
     (content / "d.md").write_text(article("أمطار جديدة", 9, "مطر في الطقس.", "طقس"), "utf-8")
     result = builder(content, out).build()
     assert "feed:/" in made and "feed:/طقس/" in made

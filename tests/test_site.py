@@ -95,3 +95,18 @@ def test_evolve_is_replace_without_init():
         assert getattr(art, f.name) != value  # the original is untouched
     with pytest.raises(TypeError, match="no field 'pathh'"):
         evolve(art, pathh="/x/")
+
+
+def test_the_section_menu_keeps_its_order_whichever_section_has_the_newest_story():
+    """The menu is on every page: if a new story in another section reordered it, one
+    story would change every page of the site."""
+    from dataclasses import replace
+
+    stories = [replace(art(src), section=sec) for src, sec in (("a", "رياضة"), ("b", "اقتصاد"))]
+    stories.append(replace(art("c"), section="سياسة"))
+    menus = []
+    for newest_first in (stories, stories[::-1], stories[1:] + stories[:1]):
+        site = link_site(tuple(newest_first), load_gazetteer(None), 3, ascii_only=False)
+        menus.append(list(site.section_paths))
+    assert menus[0] == menus[1] == menus[2] == sorted(menus[0])
+    assert list(site.section_paths) == list(site.sections)  # one order for both
