@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -35,8 +34,19 @@ class Pager:
 
 
 def paginate(items: tuple[Any, ...], base: str, per_page: int) -> list[Pager]:
-    """Pages of `items` at base, base/page/2/, ...; always at least one page."""
-    total = max(1, math.ceil(len(items) / per_page))
+    """Pages of `items` (newest first) at base, base/page/2/, ...; always at least one page.
+
+    Page 1 holds the newest `per_page`. The older ones are cut into pages counted from the
+    oldest end, so a page keeps its stories when new ones arrive: page 2 takes what is left
+    over (fewer than `per_page`, or no page 2 of its own when nothing is), the pages after it
+    are full. A new story then changes pages 1 and 2 of each listing it is in, and every page
+    of the listing only once in `per_page` stories (when page 2 starts again), where cutting
+    from the newest end moved every story of every page on by one each time."""
+    head, rest = items[:per_page], items[per_page:]
+    short = len(rest) % per_page
+    chunks = [head] + ([rest[:short]] if short else [])
+    chunks += [rest[i : i + per_page] for i in range(short, len(rest), per_page)]
+    total = len(chunks)
 
     def path(n: int) -> str:
         return base if n == 1 else f"{base}page/{n}/"
@@ -45,10 +55,10 @@ def paginate(items: tuple[Any, ...], base: str, per_page: int) -> list[Pager]:
         Pager(
             n,
             total,
-            tuple(items[(n - 1) * per_page : n * per_page]),
+            tuple(chunk),
             path(n),
             path(n - 1) if n > 1 else None,
             path(n + 1) if n < total else None,
         )
-        for n in range(1, total + 1)
+        for n, chunk in enumerate(chunks, start=1)
     ]

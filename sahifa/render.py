@@ -246,7 +246,7 @@ def page_jobs(
         )
         yield from _listing(
             common, "entity.html", site.entity_articles[name], f"/entity/{entity.slug}/", config,
-            title=name, entity=entity, co_entities=co,
+            first={"co_entities": co}, title=name, entity=entity, co_entities=(),
         )  # fmt: skip
     groups = entity_groups(site)
     yield PageJob(
@@ -297,10 +297,15 @@ def _listing(
     items: tuple[Article, ...],
     base: str,
     config: Config,
+    first: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Iterator[PageJob]:
+    """A listing's pages; `first` goes to page 1 only, over `extra`. The entities seen with
+    an entity, with their counts, change with every story that names it: on every page of
+    a 200-page listing, one new story re-rendered them all."""
     for pager in paginate(items, base, config.per_page):
-        yield PageJob(output_file(pager.path), template, {**common, "pager": pager, **extra})
+        own = first if first and pager.number == 1 else {}
+        yield PageJob(output_file(pager.path), template, {**common, "pager": pager, **extra, **own})
 
 
 def render_job(env: jinja2.Environment, job: PageJob) -> bytes:

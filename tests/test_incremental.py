@@ -587,3 +587,32 @@ def test_a_build_leaves_the_collector_as_it_found_it(tmp_path: Path, monkeypatch
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_new_story_leaves_the_older_pages_of_its_listings_alone(tmp_path: Path):
+    """Pages are cut from the oldest end (pages.paginate) and an entity's companions (which
+    change with every story naming it) are shown on its page 1 only: a new story rewrites
+    pages 1 and 2 of its listings, not the older ones."""
+    files = {
+        f"s{i}.md": article(f"خبر {i} عن دمشق", i + 1, f"وصل الوفد {i} إلى دمشق وحلب.")
+        for i in range(7)
+    }
+    content = make_content(tmp_path, files)
+    out = tmp_path / "site"
+    config = load_config(None, content_dir=content, output_dir=out, per_page=2)
+    Builder(config, cache_dir=tmp_path / ".cache").build()
+    older = sorted(out.glob("entity/*/page/3/index.html"))
+    assert older and all((p.parent.parent / "4" / "index.html").is_file() for p in older)
+    first = BeautifulSoup((older[0].parents[2] / "index.html").read_text("utf-8"), "html.parser")
+    assert first.select_one(".co-entities") is not None  # page 1: the entities seen with it
+    assert (
+        BeautifulSoup(older[0].read_text("utf-8"), "html.parser").select_one(".co-entities") is None
+    )
+    (content / "s7.md").write_text(
+        article("خبر 7 عن دمشق", 9, "وصل الوفد 7 إلى دمشق وحلب."), "utf-8"
+    )
+    result = Builder(config, cache_dir=tmp_path / ".cache").build()
+    assert "index.html" in result.written and "page/2/index.html" in result.written
+    entity_pages = [name for name in result.written if name.startswith("entity/")]
+    assert entity_pages and not [n for n in entity_pages if "/page/3/" in n or "/page/4/" in n]
+    assert not [n for n in result.written if n.startswith(("page/3/", "page/4/"))]
