@@ -15,6 +15,7 @@ table (wall, CPU, peak RSS, and the ratio to each anchor). Anchors run only when
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import platform
 import re
@@ -113,8 +114,7 @@ def sahifa_cases(
     cases = [(f"Sahifa cold, {label}, no search", ["--no-search"])]
     if search:
         cases.insert(0, (f"Sahifa cold, {label}", []))
-    files = sorted(p for p in content.iterdir() if p.suffix in (".md", ".txt"))
-    victim = files[len(files) // 2]
+    victim = victim_of(content)
     original = victim.read_bytes()
     for name, args in cases:
         set_aside(out, work)
@@ -150,13 +150,40 @@ def sahifa_cases(
 
 def new_story(text: str) -> str:
     """Another story from `text`: a new title (so a new slug) and, with front matter, dated
-    yesterday (the newest story of the corpus, and not scheduled)."""
+    yesterday (the newest story of the corpus, and not scheduled). A scraped text's date and
+    section come from its manifest row (`ant_manifest`)."""
     text = retitle(text)
     if text.startswith("---"):
-        when = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
         text = re.sub(r"(?m)^slug: .*$", "slug: bench-new-story", text, count=1)
-        text = re.sub(r"(?m)^date: .*$", f"date: {when}", text, count=1)
+        text = re.sub(r"(?m)^date: .*$", f"date: {yesterday()}", text, count=1)
     return text
+
+
+def victim_of(content: Path) -> Path:
+    """The article the edit cases change: the middle one by name."""
+    files = sorted(p for p in content.iterdir() if p.suffix in (".md", ".txt"))
+    return files[len(files) // 2]
+
+
+def yesterday() -> str:
+    return (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def ant_manifest(dev: Path, work: Path) -> Path:
+    """The ANT manifest with a row for the new-story case: the edited article's category,
+    dated yesterday (without a row the story would open a section of its own, which
+    changes the menu on every page)."""
+    with open(SHARED / "corpus" / "ant" / "manifest.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    victim = victim_of(dev).name
+    row = next(r for r in rows if Path(r["file"]).name == victim)
+    fresh = {**row, "id": "bench-new-story", "file": "dev/bench-new-story.txt", "date": yesterday()}
+    out = work / "ant-manifest.csv"
+    with open(out, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows([*rows, fresh])
+    return out
 
 
 def retitle(text: str) -> str:
@@ -255,13 +282,11 @@ def main() -> None:
             rows += anchor_cases(n, args.work, args.anchors)
         print(f"\n### {n} articles\n\n{table(rows)}\n\n{stage_lines(rows)}", flush=True)
     if args.real:
-        site_toml = args.work / "ant.toml"
-        site_toml.write_text(
-            f'manifest = "{SHARED / "corpus" / "ant" / "manifest.csv"}"\n', "utf-8"
-        )
         dev = args.work / "ant-dev"  # a scratch copy: the one-edit case must not touch shared/
         if not dev.exists():
             shutil.copytree(SHARED / "corpus" / "ant" / "dev", dev)
+        site_toml = args.work / "ant.toml"
+        site_toml.write_text(f'manifest = "{ant_manifest(dev, args.work)}"\n', "utf-8")
         rows = sahifa_cases(dev, args.work, "ANT 2,500", [*extra, "--config", str(site_toml)])
         print(f"\n### ANT dev (2,500 real articles)\n\n{table(rows)}\n\n{stage_lines(rows)}")
     # Wait a few minutes before the next run: these deletions make new files slow for a while.
