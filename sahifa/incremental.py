@@ -970,7 +970,8 @@ class Builder:
         self, todo: list[PageJob], keys: dict[str, str], groups: list[Any]
     ) -> Iterator[tuple[str, bytes | Done | None]]:
         """Every output file with its bytes (or `Done`: dealt with by a worker), or None
-        when it is unchanged and was neither rendered nor made. Streamed, so a large site is never held in memory at once."""
+        when it is unchanged and was neither rendered nor made. Streamed, so a large site is
+        never held in memory at once."""
         rendering = {job.file for job in todo}
         yield from ((name, None) for name in keys if name not in rendering)
         made: dict[str, tuple[str, list[str]]] = {}
