@@ -1006,15 +1006,15 @@ class Builder:
         stage = self._stage
         if stage is None:
             return list(files)
-        old = self.state.file_hashes
-        done: list[tuple[str, bytes | Done]] = []
-        for name, data in files:
-            digest = hashlib.sha1(data).hexdigest()
-            same = old.get(name) == digest and self._kept(name)
-            if not same:
-                stage.write_into(name, data)
-            done.append((name, Done(digest, not same)))
-        return done
+        return [(name, self._settle(stage, name, data)) for name, data in files]
+
+    def _settle(self, stage: Swap | Patch, name: str, data: bytes) -> Done:
+        """Hash one file and write it into `stage` unless the site already has these bytes."""
+        digest = hashlib.sha1(data).hexdigest()
+        same = self.state.file_hashes.get(name) == digest and self._kept(name)
+        if not same:
+            stage.write_into(name, data)
+        return Done(digest, not same)
 
     def _write(
         self,
@@ -1040,20 +1040,14 @@ class Builder:
                     hashes[name] = old[name]
                     stage.keep(name)
                     continue
-                if isinstance(data, Done):
-                    hashes[name] = data.digest
-                    if data.written:
-                        stage.note_written(name)
-                        result.written.append(name)
-                    else:
-                        stage.keep(name)
-                    continue
-                hashes[name] = hashlib.sha1(data).hexdigest()
-                if old.get(name) == hashes[name] and self._kept(name):
-                    stage.keep(name)
-                else:
-                    stage.put(name, data)
+                if not isinstance(data, Done):  # bytes made in this process: images, static
+                    data = self._settle(stage, name, data)
+                hashes[name] = data.digest
+                if data.written:
+                    stage.note_written(name)
                     result.written.append(name)
+                else:
+                    stage.keep(name)
             result.removed = sorted(set(old) - set(hashes))
             if not result.written and not result.removed:
                 stage.abort()  # the site on disk is already this build's site

@@ -141,13 +141,11 @@ def write_file(target: Path, data: bytes, made: set[Path] | None = None) -> None
         handle.write(data)
 
 
-class Swap:
-    """A whole new output folder: changed files written, unchanged ones hard-linked from the
-    current site, swapped in by `commit`."""
+class _Stage:
+    """A folder beside the output where a build's changed files are written first."""
 
     def __init__(self, output: Path) -> None:
         self.output = output
-        output.parent.mkdir(parents=True, exist_ok=True)
         clean_stale(output)
         self.tmp = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}"
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -156,14 +154,24 @@ class Swap:
 
     def put(self, name: str, data: bytes) -> None:
         self.write_into(name, data)
+        self.note_written(name)
 
     def write_into(self, name: str, data: bytes) -> None:
-        """Write one file into the new folder; safe in a forked worker (the main process
-        then calls `note_written`)."""
+        """Write one file into the folder; safe in a forked worker (the main process then
+        calls `note_written`)."""
         write_file(check_inside(self.tmp, name), data, self._made)
 
     def note_written(self, name: str) -> None:
-        pass  # the new folder is the site: nothing to remember
+        pass
+
+
+class Swap(_Stage):
+    """A whole new output folder: changed files written, unchanged ones hard-linked from the
+    current site, swapped in by `commit`."""
+
+    def __init__(self, output: Path) -> None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(output)
 
     def keep(self, name: str) -> None:
         """Carry an unchanged file over: the same inode, no bytes written."""
@@ -213,27 +221,14 @@ def _apply(tmp: Path, output: Path, staged: list[str], removed: list[str]) -> No
         prune_empty(target.parent, output)
 
 
-class Patch:
+class Patch(_Stage):
     """Changed files staged in full beside the output folder, then renamed over the old ones."""
 
     def __init__(self, output: Path) -> None:
-        self.output = output
         output.mkdir(parents=True, exist_ok=True)
-        clean_stale(output)
-        self.tmp = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}"
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self.tmp.mkdir()
+        super().__init__(output)
         self.staged: list[str] = []
-        self._made: set[Path] = set()  # folders made under tmp
         self._journal: Path | None = None  # while `commit` renames
-
-    def put(self, name: str, data: bytes) -> None:
-        self.write_into(name, data)
-        self.note_written(name)
-
-    def write_into(self, name: str, data: bytes) -> None:
-        """Stage one file; safe in a forked worker (the main process calls `note_written`)."""
-        write_file(check_inside(self.tmp, name), data, self._made)
 
     def note_written(self, name: str) -> None:
         self.staged.append(name)
