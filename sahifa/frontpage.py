@@ -159,13 +159,18 @@ def section_neighbours(site: Site) -> dict[str, Neighbours]:
 # --- archives ----------------------------------------------------------------------------------
 
 
+# Years, months and authors are labels with a count: a listing page's context holds the label,
+# never the stories behind it (`ThemeData.listed`), so that a changed headline re-renders the
+# pages that show its card, not every page of its year's or author's archive.
+
+
 @dataclass(frozen=True)
 class ArchiveMonth:
     year: int
     month: int
     path: str
     title: str  # 'مارس 2025'
-    articles: tuple[Article, ...]
+    count: int
 
 
 @dataclass(frozen=True)
@@ -174,37 +179,34 @@ class ArchiveYear:
     path: str
     title: str  # '2025'
     months: tuple[ArchiveMonth, ...]  # newest first
-    articles: tuple[Article, ...]
+    count: int
 
 
-def archives(site: Site, months: str = "standard", digit_style: str = "latin") -> list[ArchiveYear]:
-    """Dated articles by year and month (in the article's own time zone), newest first."""
+def archives(
+    site: Site, months: str = "standard", digit_style: str = "latin"
+) -> tuple[list[ArchiveYear], dict[str, tuple[Article, ...]]]:
+    """Dated articles by year and month (in the article's own time zone), newest first: the
+    years, and each year's and month's stories by its path."""
     by_month: dict[tuple[int, int], list[Article]] = defaultdict(list)
     for art in site.articles:
         if art.date is not None:
             by_month[(art.date.year, art.date.month)].append(art)
     names = MONTHS.get(months, MONTHS["standard"])
     years: dict[int, list[ArchiveMonth]] = defaultdict(list)
+    listed: dict[str, tuple[Article, ...]] = {}
     for (year, month), items in sorted(by_month.items(), reverse=True):
-        years[year].append(
-            ArchiveMonth(
-                year,
-                month,
-                f"/archive/{year}/{month:02d}/",
-                digits(f"{names[month - 1]} {year}", digit_style),
-                tuple(items),
-            )
+        path = f"/archive/{year}/{month:02d}/"
+        label = digits(f"{names[month - 1]} {year}", digit_style)
+        years[year].append(ArchiveMonth(year, month, path, label, len(items)))
+        listed[path] = tuple(items)
+    out = []
+    for year, ms in years.items():
+        path = f"/archive/{year}/"
+        listed[path] = tuple(a for m in ms for a in listed[m.path])
+        out.append(
+            ArchiveYear(year, path, digits(str(year), digit_style), tuple(ms), len(listed[path]))
         )
-    return [
-        ArchiveYear(
-            year,
-            f"/archive/{year}/",
-            digits(str(year), digit_style),
-            tuple(ms),
-            tuple(a for m in ms for a in m.articles),
-        )
-        for year, ms in years.items()
-    ]
+    return out, listed
 
 
 # --- authors -----------------------------------------------------------------------------------
@@ -215,17 +217,21 @@ class Author:
     name: str
     slug: str
     path: str
-    articles: tuple[Article, ...]
+    count: int
 
 
-def authors(site: Site, ascii_only: bool = False) -> dict[str, Author]:
-    """One page per name in the `author` field; slugs made unique in name order."""
+def authors(
+    site: Site, ascii_only: bool = False
+) -> tuple[dict[str, Author], dict[str, tuple[Article, ...]]]:
+    """One page per name in the `author` field; slugs made unique in name order. Also each
+    author's stories by the author's path."""
     by_name: dict[str, list[Article]] = defaultdict(list)
     for art in site.articles:
         name = art.author.strip()
         if name:
             by_name[name].append(art)
     out: dict[str, Author] = {}
+    listed: dict[str, tuple[Article, ...]] = {}
     used: set[str] = set()
     for name in sorted(by_name):
         base = slugify(name, ascii_only) or "author"
@@ -233,8 +239,10 @@ def authors(site: Site, ascii_only: bool = False) -> dict[str, Author]:
         while slug in used:
             slug, n = f"{base}-{n}", n + 1
         used.add(slug)
-        out[name] = Author(name, slug, f"/author/{slug}/", tuple(by_name[name]))
-    return out
+        path = f"/author/{slug}/"
+        out[name] = Author(name, slug, path, len(by_name[name]))
+        listed[path] = tuple(by_name[name])
+    return out, listed
 
 
 # --- everything the theme adds to the pages, computed once per build -----------------------------
@@ -246,15 +254,19 @@ class ThemeData:
     neighbours: dict[str, Neighbours]
     authors: dict[str, Author]
     years: list[ArchiveYear]
+    listed: dict[str, tuple[Article, ...]]  # an archive's or author's stories, by its path
     digit_style: str = "latin"
 
     @classmethod
     def of(cls, site: Site, config: Config) -> ThemeData:
+        by_author, author_listed = authors(site, config.ascii_slugs)
+        years, year_listed = archives(site, config.months, config.digits)
         return cls(
             front=front_page(site, site.articles[: config.per_page], config.news_days),
             neighbours=section_neighbours(site),
-            authors=authors(site, config.ascii_slugs),
-            years=archives(site, config.months, config.digits),
+            authors=by_author,
+            years=years,
+            listed={**year_listed, **author_listed},
             digit_style=config.digits,
         )
 

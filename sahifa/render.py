@@ -232,8 +232,9 @@ def page_jobs(
         # The one shared menu tuple on every page: page keys memoise it by identity.
         yield PageJob(job.file, job.template, {**job.context, **common})
     yield from _listing(
-        common, "home.html", site.articles, "/", config, title=config.title, front=theme.front
-    )
+        common, "home.html", site.articles, "/", config, first={"front": theme.front},
+        title=config.title, front=None,
+    )  # fmt: skip
     for name, items in site.sections.items():
         yield from _listing(
             common, "section.html", items, site.section_paths[name], config, title=name
@@ -269,13 +270,13 @@ def _theme_pages(
     index = {**common, "title": "الأرشيف", "years": years, "page_path": "/archive/"}
     yield PageJob("archive/index.html", "archive-index.html", index)
     for year in years:
-        yield from _listing(common, "archive.html", year.articles, year.path, config,
+        yield from _listing(common, "archive.html", theme.listed[year.path], year.path, config,
                             title=f"أرشيف {year.title}", year=year, month=None)  # fmt: skip
         for month in year.months:
-            yield from _listing(common, "archive.html", month.articles, month.path, config,
+            yield from _listing(common, "archive.html", theme.listed[month.path], month.path, config,
                                 title=f"أرشيف {month.title}", year=year, month=month)  # fmt: skip
     for author in theme.authors.values():
-        yield from _listing(common, "author.html", author.articles, author.path, config,
+        yield from _listing(common, "author.html", theme.listed[author.path], author.path, config,
                             title=author.name, author=author)  # fmt: skip
     if config.offline:
         version = hashlib.sha1(b"".join(data for _, data in static_files(config))).hexdigest()

@@ -616,3 +616,29 @@ def test_a_new_story_leaves_the_older_pages_of_its_listings_alone(tmp_path: Path
     entity_pages = [name for name in result.written if name.startswith("entity/")]
     assert entity_pages and not [n for n in entity_pages if "/page/3/" in n or "/page/4/" in n]
     assert not [n for n in result.written if n.startswith(("page/3/", "page/4/"))]
+
+
+def test_a_new_headline_re_renders_only_the_pages_that_show_it(tmp_path: Path):
+    """An archive's or author's pages hold a label with a count, not the stories behind it
+    (frontpage.ThemeData.listed): retitling one story renders the pages that show its card,
+    and each of them changes; the older pages of its year, month and author stay as they are."""
+
+    def story(i: int, title: str) -> str:
+        return (
+            f"---\ntitle: {title}\ndate: 2025-01-{i + 1:02d}T10:00:00+03:00\nslug: s{i}\n"
+            f"section: أخبار\nauthor: سعاد\n---\nوصل الوفد {i} إلى دمشق.\n"
+        )
+
+    content = make_content(tmp_path, {f"s{i}.md": story(i, f"خبر رقم {i}") for i in range(7)})
+    out = tmp_path / "site"
+    config = load_config(None, content_dir=content, output_dir=out, per_page=2)
+    Builder(config, cache_dir=tmp_path / ".cache").build()
+    assert (out / "archive/2025/01/page/3/index.html").is_file()
+    assert (out / "author").is_dir()
+    (content / "s6.md").write_text(story(6, "خبر رقم 6 محدث"), "utf-8")
+    result = Builder(config, cache_dir=tmp_path / ".cache").build()
+    pages = [name for name in result.written if name.endswith(".html")]
+    assert "archive/2025/01/index.html" in pages and "index.html" in pages
+    assert any(name.startswith("author/") for name in pages)
+    assert result.rendered == len(pages)  # nothing rendered only to come out the same
+    assert not [name for name in pages if "/page/" in name]
