@@ -332,14 +332,23 @@ PYTHON_CARD_FIELDS = ("source", "path")
 _REF = attrgetter(*(f.name for f in fields(EntityRef)))
 
 
+# A related link's score orders the links (the order is in every key) but no built-in
+# template prints it: a new story changes the scores of hundreds of links to stories that
+# share its entities, and those pages came out the same.
+SHOWABLE = (*CARD_FIELDS, "score")
+
+
 class KeyMemo(dict):  # type: ignore[type-arg]
     """`context_key`'s memo for one build (object id -> (object, key)), and which card
-    fields count: those the templates can show (`shown_fields`), all by default."""
+    fields (and whether a related link's score) count: those the templates can show
+    (`shown_fields`), all by default."""
 
-    def __init__(self, card_fields: tuple[str, ...] = CARD_FIELDS) -> None:
+    def __init__(self, shown: tuple[str, ...] = SHOWABLE) -> None:
         super().__init__()
+        card_fields = tuple(f for f in shown if f in CARD_FIELDS)
         self.card = attrgetter(*card_fields)
         self.entities = card_fields.index("entities") if "entities" in card_fields else -1
+        self.score = "score" in shown
 
 
 _ALL_FIELDS = KeyMemo()
@@ -347,10 +356,11 @@ _ALL_FIELDS = KeyMemo()
 
 def shown_fields(env: jinja2.Environment) -> tuple[str, ...]:
     """The card fields a page can show: those named anywhere in the templates (as `x.field`,
-    `x["field"]` or any other string), and PYTHON_CARD_FIELDS. A field no template names
-    (the word count, tags, entities) then leaves the listings that show the card alone
-    when it changes: editing a story's body re-renders its own page only. All fields when a
-    template cannot be read (the render reports why)."""
+    `x["field"]` or any other string), and PYTHON_CARD_FIELDS; and "score" if a template
+    names a related link's score. A field no template names (the word count, tags,
+    entities) then leaves the listings that show the card alone when it changes: editing a
+    story's body re-renders its own page only. All of SHOWABLE when a template cannot be
+    read (the render reports why)."""
     named: set[str] = set(PYTHON_CARD_FIELDS)
     try:
         for name in env.list_templates():
@@ -364,8 +374,8 @@ def shown_fields(env: jinja2.Environment) -> tuple[str, ...]:
                 if isinstance(node.value, str)
             )
     except (jinja2.TemplateError, OSError, UnicodeDecodeError):
-        return CARD_FIELDS
-    return tuple(f for f in CARD_FIELDS if f in named)
+        return SHOWABLE
+    return tuple(f for f in SHOWABLE if f in named)
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -401,7 +411,8 @@ def _key_parts(value: Any, out: list[str], memo: dict[int, tuple[Any, str]]) -> 
         return
     if kind is Related:
         _key_parts(value.article, out, memo)
-        out.append(f"R{value.shared}|{value.score!r}")
+        scored = memo.score if isinstance(memo, KeyMemo) else True
+        out.append(f"R{value.shared}|{value.score!r}" if scored else f"R{value.shared}")
         return
     hit = memo.get(id(value))
     if hit is None or hit[0] is not value:
@@ -483,6 +494,7 @@ def static_files(config: Config) -> Iterator[tuple[str, bytes]]:
 __all__ = [
     "KeyMemo",
     "shown_fields",
+    "SHOWABLE",
     "Pager",
     "PageJob",
     "page_jobs",

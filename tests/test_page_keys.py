@@ -16,6 +16,7 @@ from sahifa.model import Article, Entity, EntityRef, Related, evolve
 from sahifa.pages import Pager
 from sahifa.render import (
     CARD_FIELDS,
+    SHOWABLE,
     KeyMemo,
     PageJob,
     context_key,
@@ -183,4 +184,31 @@ def test_a_template_that_names_a_field_makes_it_count(tmp_path):
     config = dc_replace(config, templates_dir=own)
     assert "words" in shown_fields(make_env(config))
     (own / "article-card.html").write_text("{% if %}", encoding="utf-8")  # unreadable
-    assert shown_fields(make_env(config)) == CARD_FIELDS
+    assert shown_fields(make_env(config)) == SHOWABLE
+
+
+def test_a_related_links_score_counts_only_when_a_template_shows_it(tmp_path):
+    """A new story changes the scores of the links between the stories that share its
+    entities (idf); no built-in template prints a score, so those pages keep their keys.
+    A site template that prints it makes the score count again."""
+    config = load_config(None, content_dir=ROOT / "content", output_dir=tmp_path / "site")
+    shown = shown_fields(make_env(config))
+    assert "score" not in shown
+    rescored = {"related": (Related(art(2), ("دمشق",), 0.75), Related(art(3)))}
+    assert context_key(article_page(), KeyMemo(shown)) == context_key(
+        article_page(**rescored), KeyMemo(shown)
+    )
+    reordered = {"related": (Related(art(3)), Related(art(2), ("دمشق",), 1.25))}
+    assert context_key(article_page(**reordered), KeyMemo(shown)) != context_key(
+        article_page(), KeyMemo(shown)
+    )
+    own = tmp_path / "templates"
+    own.mkdir()
+    (own / "related.html").write_text(
+        "{% for r in related %}{{ r.article.title }} {{ r.score }}{% endfor %}\n", "utf-8"
+    )
+    shown = shown_fields(make_env(dc_replace(config, templates_dir=own)))
+    assert "score" in shown
+    assert context_key(article_page(), KeyMemo(shown)) != context_key(
+        article_page(**rescored), KeyMemo(shown)
+    )
