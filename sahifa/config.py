@@ -78,6 +78,18 @@ def load_config(path: Path | None = None, **overrides: object) -> Config:
     return config
 
 
+def config_id(config: Config) -> str:
+    """The config as the caches key it: its repr with every folder made absolute, so the
+    same site named from its own folder or by a full path (`--content content` and
+    `--content /srv/news/content`) is the same config and renders no page again."""
+    folders = {
+        f.name: Path(os.path.abspath(value))
+        for f in fields(config)
+        if isinstance(value := getattr(config, f.name), Path)
+    }
+    return repr(replace(config, **folders))
+
+
 SEARCH_SWITCH = "SAHIFA_SEARCH"  # the environment's say over the search index
 
 

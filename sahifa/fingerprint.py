@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .config import Config, search_enabled
+from .config import Config, config_id, search_enabled
 from .files import Listing, content_paths, discover_images, walk
 
 Stats = dict[str, tuple[int, int]]  # content file (relative path) -> (mtime_ns, size)
@@ -127,7 +127,7 @@ def quick_keys(
     config: Config, version: str, listing: Listing, stats: Stats | None = None
 ) -> tuple[str, str]:
     """`quick_key`, and the digest of all it covers but the content files (`rest`)."""
-    rest = [version, repr(config), tree_digest(config.theme_dir, config.templates_dir)]
+    rest = [version, config_id(config), tree_digest(config.theme_dir, config.templates_dir)]
     rest.append(repr(search_enabled(config)))  # SAHIFA_SEARCH=0 is not in the config
     extra = [config.manifest, config.content_dir / "entities.toml"]
     # A refused file (a link out of content/) is left to the real read to report.

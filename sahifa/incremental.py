@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import jinja2
 
 from . import pagestore
-from .config import Config, search_enabled
+from .config import Config, config_id, search_enabled
 from .entities import (
     Gazetteer,
     article_candidates,
@@ -187,7 +187,7 @@ def group_key(theme_id: str, key: str) -> str:
 def input_parts(config: Config, version: str, gaz_key: str, images_key: str) -> list[str]:
     """What `inputs_key` covers besides the articles."""
     theme = tree_digest(config.theme_dir, config.templates_dir)
-    return [version, theme, repr(config), gaz_key, images_key, repr(search_enabled(config))]
+    return [version, theme, config_id(config), gaz_key, images_key, repr(search_enabled(config))]
 
 
 def inputs_key(parts: list[str], published: dict[str, str]) -> str:
@@ -892,7 +892,9 @@ class Builder:
         page's key, and the site-file groups (each marked unchanged or to be made)."""
         config = self.config
         theme = (
-            tree_digest(config.theme_dir, config.templates_dir) + repr(config) + self._images_key
+            tree_digest(config.theme_dir, config.templates_dir)
+            + config_id(config)
+            + self._images_key
         )
         if self._env is None or theme != self._theme:
             # Keep compiled templates between builds (serve) until a template changes.

@@ -642,3 +642,17 @@ def test_a_new_headline_re_renders_only_the_pages_that_show_it(tmp_path: Path):
     assert any(name.startswith("author/") for name in pages)
     assert result.rendered == len(pages)  # nothing rendered only to come out the same
     assert not [name for name in pages if "/page/" in name]
+
+
+def test_the_same_folders_named_another_way_render_nothing_again(tmp_path: Path, monkeypatch):
+    """`--content content` and `--content /full/path/content` are the same site: the
+    caches key the config with its folders made absolute (config.config_id)."""
+    content, out = setup_site(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    near = load_config(None, content_dir=Path(content.name), output_dir=Path(out.name))
+    Builder(near, cache_dir=tmp_path / ".cache").build()
+    far = load_config(None, content_dir=content.absolute(), output_dir=out.absolute())
+    result = Builder(far, cache_dir=tmp_path / ".cache").build()
+    assert result.rendered == 0 and result.written == []
+    moved = load_config(None, content_dir=content, output_dir=tmp_path / "elsewhere")
+    assert Builder(moved, cache_dir=tmp_path / ".cache").build().written  # another output
