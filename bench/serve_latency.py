@@ -1,6 +1,6 @@
 """Save-to-reloaded-page latency of `build.py serve`, measured in a real browser.
 
-    python bench/serve_latency.py [--sizes 100 10000] [--edits 10] [--work DIR] [--search]
+    python bench/serve_latency.py [--sizes 100 10000] [--edits 10] [--work DIR] [--search] [--title]
 
 For each size: generate a corpus with /work/shared/tools/gen_corpus.py (seed 1, Markdown), start
 the development server on a free loopback port (first build timed), open one article in
@@ -12,6 +12,8 @@ shows its page from a one-page preview first; the full build that brings every o
 to date follows, and its time ("whole site current") is reported too.
 
 Search indexing (Pagefind) is off unless --search: it re-indexes the whole site on every build.
+With --title each save changes the article's title instead of its body: the title shows on
+listings, related blocks and feeds, so the full build after the preview renders those too.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(browser, work: Path, n: int, edits: int) -> dict[str, object]:
+def measure(browser, work: Path, n: int, edits: int, title: bool = False) -> dict[str, object]:
     from sahifa.config import load_config
     from sahifa.serve import DevServer
 
@@ -81,7 +83,10 @@ def measure(browser, work: Path, n: int, edits: int) -> dict[str, object]:
         for i in range(edits):
             before = server.last_build
             marker = f"تعديل-رقم-{i}-{time.time_ns()}"
-            text = original.replace("\n## ", f"\n{marker}\n\n## ", 1)
+            if title:
+                text = original.replace('title: "', f'title: "{marker} ', 1)
+            else:
+                text = original.replace("\n## ", f"\n{marker}\n\n## ", 1)
             start = time.time()
             source.write_text(text, encoding="utf-8")
             page.wait_for_function(
@@ -125,6 +130,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=10)
     parser.add_argument("--work", type=Path, default=Path("/tmp/sahifa-serve-bench"))
     parser.add_argument("--search", action="store_true", help="keep Pagefind indexing on")
+    parser.add_argument("--title", action="store_true", help="edit the title, not the body")
     args = parser.parse_args()
     if not args.search:
         os.environ["SAHIFA_SEARCH"] = "0"
@@ -139,7 +145,7 @@ def main() -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=flags)
         for n in args.sizes:
-            row = measure(browser, args.work, n, args.edits)
+            row = measure(browser, args.work, n, args.edits, args.title)
             rows.append(row)
             print(
                 f"{n:>6} articles: first build {row['first_build']:.1f} s; save -> reloaded page "
@@ -153,6 +159,7 @@ def main() -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         f", load average {os.getloadavg()[0]:.1f}; search indexing {'on' if args.search else 'off'}"
+        f"; edits to the {'title' if args.title else 'body'}"
     )
 
 
