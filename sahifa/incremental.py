@@ -698,6 +698,7 @@ class Builder:
         articles = publishable(articles, config, now)
         self._published = len(articles)
         self._scan_images(changed)
+        self._forget_foreign_output()
         # The whole site is a function of its inputs: when none changed and the output is
         # still there, there is nothing to link, render or write.
         inputs = self._inputs_key(articles)
@@ -868,6 +869,16 @@ class Builder:
             input_parts(self.config, self.version, self._gaz_key, self._images_key), self._digests
         )
 
+    def _forget_foreign_output(self) -> None:
+        """What the State says of the output files holds only for the folder it wrote. Another
+        writer's folder (a preview server with drafts or another base URL swaps in its own,
+        `_write`) may hold other bytes under the same names: then every page is rendered and
+        every file written again, none kept on trust."""
+        state = self.state
+        if state.output_id is not None and folder_id(self.config.output_dir) != state.output_id:
+            state.file_hashes, state.page_keys, state.groups = {}, {}, {}
+            state.output_id = None
+
     def _output_intact(self) -> bool:
         names = self.state.file_hashes
         return bool(names) and all_present(self.config.output_dir, names)
@@ -1028,7 +1039,9 @@ class Builder:
         folder swapped in whole. Returns output file -> sha1 of its bytes."""
         root = self.config.output_dir
         old = self.state.file_hashes
-        patch = self.in_place or (
+        # `serve` patches in place the folder it made; its first build swaps in a folder of
+        # its own, so that a build cache made for the old one no longer vouches for it.
+        patch = (self.in_place and bool(old)) or (
             self._intact and bool(old) and expected <= max(PATCH_MAX, len(old) // 4)
         )
         stage = Patch(root) if patch else Swap(root)

@@ -656,3 +656,39 @@ def test_the_same_folders_named_another_way_render_nothing_again(tmp_path: Path,
     assert result.rendered == 0 and result.written == []
     moved = load_config(None, content_dir=content, output_dir=tmp_path / "elsewhere")
     assert Builder(moved, cache_dir=tmp_path / ".cache").build().written  # another output
+
+
+def test_a_preview_with_drafts_never_reaches_the_next_build(tmp_path: Path):
+    """`serve --drafts` (or another base URL) writes its own pages into the output folder.
+    The build command's cache must not vouch for that folder afterwards: it said "nothing
+    changed" and left the draft's page and the home page listing it, ready to be deployed.
+    The preview's first build swaps in a folder of its own, and a build whose State wrote
+    another folder renders and writes everything again."""
+    from sahifa.cli import main
+    from sahifa.serve import default_builder
+
+    content = make_content(
+        tmp_path,
+        {
+            "a.md": article("زيارة إلى دمشق", 1, "وصل الوفد إلى دمشق."),
+            "d.md": "---\ntitle: مسودة لم تنشر\ndate: 2025-01-05T10:00:00+03:00\n"
+            "section: أخبار\nslug: draft-story\ndraft: true\n---\nنص المسودة.\n",
+        },
+    )
+    out = tmp_path / "site"
+    command = ["-q", "--no-search", "--content", str(content), "--output", str(out)]
+    assert main(command) == 0
+    assert not list(out.glob("*/draft-story"))
+    preview = load_config(
+        None, content_dir=content, output_dir=out, drafts=True, base_url="http://127.0.0.1:9/"
+    )
+    default_builder(preview).build()
+    assert list(out.glob("*/draft-story")) and "مسودة" in (out / "index.html").read_text("utf-8")
+    assert main(command) == 0
+    assert not list(out.glob("*/draft-story"))
+    fresh = tmp_path / "fresh"
+    assert (
+        main(["-q", "--no-search", "--no-cache", "--content", str(content), "--output", str(fresh)])
+        == 0
+    )
+    assert site_bytes(out) == site_bytes(fresh)
