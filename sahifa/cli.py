@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 port=args.port,
                 open_browser=args.open,
                 config_path=args.config,
+                cache=not args.no_cache,
             )
         if command == "entities":
             from .entities_cli import entities_command

@@ -650,6 +650,7 @@ class Builder:
             taken is None
             and self._state is None
             and self._quick
+            and not self.in_place  # `serve` links its first build: previews need the site
             and (done := unchanged(self.config, self.cache_dir, self.version, self._quick, t0))
         ):
             if not self.in_place:
@@ -703,7 +704,8 @@ class Builder:
         # still there, there is nothing to link, render or write.
         inputs = self._inputs_key(articles)
         self._intact = self._output_intact()
-        if inputs == self.state.inputs_key and not result.skipped and self._intact:
+        linked = self._last is not None or not self.in_place  # see `preview`
+        if inputs == self.state.inputs_key and not result.skipped and self._intact and linked:
             self._finish_unchanged(result, len(articles), t0, t1)
             return result
         site = self._link(articles, result.skipped if keep_going else None)

@@ -692,3 +692,27 @@ def test_a_preview_with_drafts_never_reaches_the_next_build(tmp_path: Path):
         == 0
     )
     assert site_bytes(out) == site_bytes(fresh)
+
+
+def test_the_preview_server_starts_again_from_its_cache(tmp_path: Path):
+    """`serve` keeps a cache of its own (serve.SERVE_CACHE): started again on the same site it
+    reads and renders nothing, yet links the site so that the first save gets its one-page
+    preview; a file changed while it was stopped is read again. `--no-cache` reads it all."""
+    from sahifa.serve import SERVE_CACHE, default_builder
+
+    content, out = setup_site(tmp_path)
+    config = load_config(None, content_dir=content, output_dir=out)
+    assert default_builder(config).build().reread == 3
+    assert (tmp_path / SERVE_CACHE / "state.pickle").is_file()
+    again = default_builder(config)
+    result = again.build()
+    assert (result.reread, result.rendered, result.written) == (0, 0, [])
+    (content / "a.md").write_text(article("زيارة إلى دمشق", 1, "وصل الوفد صباحا."), "utf-8")
+    shown = again.preview(content / "a.md")
+    assert shown is not None and shown.written
+    assert "صباحا" in (out / shown.written[0]).read_text("utf-8")
+    (content / "b.md").write_text(article("سوق في حلب", 2, "افتتح سوق أكبر في حلب."), "utf-8")
+    later = default_builder(config).build()
+    assert later.reread == 2  # a.md (previewed, never fully built) and b.md
+    assert "سوق أكبر" in (out / "index.html").read_text("utf-8")
+    assert default_builder(config, cache=False).build().reread == 3
