@@ -956,9 +956,10 @@ class Builder:
 
     def _around(self, job: PageJob) -> bytes | None:
         """An article page's surroundings, packed for the page store (None: not an article
-        page, or no cache to keep them in)."""
+        page, or no cache to keep them in, or `serve`, whose previews use the site in memory:
+        only `python build.py`'s quick build reads the store)."""
         article = job.context.get("article")
-        if self.cache_dir is None or job.template != "article.html":
+        if self.cache_dir is None or self.in_place or job.template != "article.html":
             return None
         if not isinstance(article, Article):
             return None
