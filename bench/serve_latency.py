@@ -6,7 +6,8 @@ For each size: generate a corpus with /work/shared/tools/gen_corpus.py (seed 1, 
 the development server on a free loopback port (first build timed), open one article in
 Debian's chromium, then edit that article's file `--edits` times. One sample is the time from
 just before the file is written to the reloaded page's DOMContentLoaded, both on the wall
-clock (the page's `performance.timeOrigin` is wall-clock based). The server's own share (from
+clock (the page's `performance.timeOrigin` is wall-clock based). Last, the server is started
+again on the same site and that start is timed (its cache makes it quick). The server's own share (from
 the change event to the pages being told) is reported beside it. A save of one article
 shows its page from a one-page preview first; the full build that brings every other page up
 to date follows, and its time ("whole site current") is reported too.
@@ -111,7 +112,15 @@ def measure(browser, work: Path, n: int, edits: int, title: bool = False) -> dic
         page.close()
     finally:
         server.stop()
+    # Started again on the same site: the server's own cache (serve.SERVE_CACHE) leaves only
+    # the article restored above to read again.
+    again = DevServer(config, "127.0.0.1", 0, config_path=None, out=io.StringIO())
+    t1 = time.perf_counter()
+    again.start()
+    restart = time.perf_counter() - t1
+    again.stop()
     return {
+        "restart": restart,
         "n": n,
         "first_build": first_build,
         "median": statistics.median(totals),
@@ -151,7 +160,8 @@ def main() -> None:
                 f"{n:>6} articles: first build {row['first_build']:.1f} s; save -> reloaded page "
                 f"median {row['median']:.0f} ms, p90 {row['p90']:.0f} ms, max {row['max']:.0f} ms "
                 f"(then the full build: whole site current {row['consistent_median']:.0f} ms "
-                f"after the save, full rebuild {row['build_median']:.0f} ms)",
+                f"after the save, full rebuild {row['build_median']:.0f} ms); "
+                f"started again in {row['restart']:.1f} s",
                 flush=True,
             )
             print("        each save, in order (ms):", " ".join(f"{t:.0f}" for t in row["samples"]))
