@@ -56,7 +56,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(browser, work: Path, n: int, edits: int, title: bool = False) -> dict[str, object]:
     from sahifa.config import load_config
-    from sahifa.serve import DevServer
+    from sahifa.serve import DevServer, preview_site
 
     content = corpus(work, n)
     theme = work / "theme"  # a copy, so that the run never touches the repository's theme
@@ -64,8 +64,14 @@ def measure(browser, work: Path, n: int, edits: int, title: bool = False) -> dic
     shutil.copytree(ROOT / "templates", theme)
     output = work / f"site-{n}"
     shutil.rmtree(output, ignore_errors=True)
-    config = load_config(None, content_dir=content, output_dir=output, theme_dir=theme)
-    server = DevServer(config, "127.0.0.1", 0, config_path=None, out=io.StringIO())
+    config, factory = preview_site(
+        load_config(None, content_dir=content, output_dir=output, theme_dir=theme)
+    )
+    output = config.output_dir  # what `python build.py serve` serves: its own folder
+    shutil.rmtree(output.parent, ignore_errors=True)  # and its cache: a first build from cold
+    server = DevServer(
+        config, "127.0.0.1", 0, config_path=None, out=io.StringIO(), builder_factory=factory
+    )
     t0 = time.perf_counter()
     server.start()
     first_build = time.perf_counter() - t0
@@ -114,7 +120,9 @@ def measure(browser, work: Path, n: int, edits: int, title: bool = False) -> dic
         server.stop()
     # Started again on the same site: the server's own cache (serve.SERVE_CACHE) leaves only
     # the article restored above to read again.
-    again = DevServer(config, "127.0.0.1", 0, config_path=None, out=io.StringIO())
+    again = DevServer(
+        config, "127.0.0.1", 0, config_path=None, out=io.StringIO(), builder_factory=factory
+    )
     t1 = time.perf_counter()
     again.start()
     restart = time.perf_counter() - t1

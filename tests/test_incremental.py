@@ -659,13 +659,14 @@ def test_the_same_folders_named_another_way_render_nothing_again(tmp_path: Path,
 
 
 def test_a_preview_with_drafts_never_reaches_the_next_build(tmp_path: Path):
-    """`serve --drafts` (or another base URL) writes its own pages into the output folder.
-    The build command's cache must not vouch for that folder afterwards: it said "nothing
-    changed" and left the draft's page and the home page listing it, ready to be deployed.
-    The preview's first build swaps in a folder of its own, and a build whose State wrote
-    another folder renders and writes everything again."""
+    """`serve --drafts` (or another base URL) builds a site that must never be deployed.
+    The server writes it to a folder of its own (serve.preview_site), never the output
+    folder; and should another writer put its pages there, the build command's cache no
+    longer vouches for the folder: it said "nothing changed" and left the draft's page and
+    the home page listing it, ready to be deployed. A build whose State wrote another folder
+    renders and writes everything again."""
     from sahifa.cli import main
-    from sahifa.serve import default_builder
+    from sahifa.serve import default_builder, preview_site
 
     content = make_content(
         tmp_path,
@@ -678,11 +679,16 @@ def test_a_preview_with_drafts_never_reaches_the_next_build(tmp_path: Path):
     out = tmp_path / "site"
     command = ["-q", "--no-search", "--content", str(content), "--output", str(out)]
     assert main(command) == 0
+    before = site_bytes(out)
     assert not list(out.glob("*/draft-story"))
-    preview = load_config(
+    drafts = load_config(
         None, content_dir=content, output_dir=out, drafts=True, base_url="http://127.0.0.1:9/"
     )
-    default_builder(preview).build()
+    shown, factory = preview_site(drafts)
+    factory(shown).build()
+    assert list(shown.output_dir.glob("*/draft-story"))  # the preview shows it...
+    assert site_bytes(out) == before  # ...and the output folder never sees it
+    default_builder(drafts).build()  # another writer, straight into the output folder
     assert list(out.glob("*/draft-story")) and "مسودة" in (out / "index.html").read_text("utf-8")
     assert main(command) == 0
     assert not list(out.glob("*/draft-story"))
@@ -695,24 +701,29 @@ def test_a_preview_with_drafts_never_reaches_the_next_build(tmp_path: Path):
 
 
 def test_the_preview_server_starts_again_from_its_cache(tmp_path: Path):
-    """`serve` keeps a cache of its own (serve.SERVE_CACHE): started again on the same site it
-    reads and renders nothing, yet links the site so that the first save gets its one-page
-    preview; a file changed while it was stopped is read again. `--no-cache` reads it all."""
-    from sahifa.serve import SERVE_CACHE, default_builder
+    """`serve` keeps a cache of its own beside its folder (serve.preview_site): started again
+    on the same site it reads and renders nothing, yet links the site so that the first save
+    gets its one-page preview; a file changed while it was stopped is read again.
+    `--no-cache` reads it all."""
+    from sahifa.serve import SERVE_CACHE, preview_site
 
     content, out = setup_site(tmp_path)
-    config = load_config(None, content_dir=content, output_dir=out)
-    assert default_builder(config).build().reread == 3
-    assert (tmp_path / SERVE_CACHE / "state.pickle").is_file()
-    again = default_builder(config)
+    shown, factory = preview_site(load_config(None, content_dir=content, output_dir=out))
+    assert shown.output_dir == tmp_path / SERVE_CACHE / "site"
+    assert factory(shown).build().reread == 3
+    assert (tmp_path / SERVE_CACHE / "state.pickle").is_file() and not out.exists()
+    again = factory(shown)
     result = again.build()
     assert (result.reread, result.rendered, result.written) == (0, 0, [])
     (content / "a.md").write_text(article("زيارة إلى دمشق", 1, "وصل الوفد صباحا."), "utf-8")
-    shown = again.preview(content / "a.md")
-    assert shown is not None and shown.written
-    assert "صباحا" in (out / shown.written[0]).read_text("utf-8")
+    shown_page = again.preview(content / "a.md")
+    assert shown_page is not None and shown_page.written
+    assert "صباحا" in (shown.output_dir / shown_page.written[0]).read_text("utf-8")
     (content / "b.md").write_text(article("سوق في حلب", 2, "افتتح سوق أكبر في حلب."), "utf-8")
-    later = default_builder(config).build()
+    later = factory(shown).build()
     assert later.reread == 2  # a.md (previewed, never fully built) and b.md
-    assert "سوق أكبر" in (out / "index.html").read_text("utf-8")
-    assert default_builder(config, cache=False).build().reread == 3
+    assert "سوق أكبر" in (shown.output_dir / "index.html").read_text("utf-8")
+    shown, factory = preview_site(
+        load_config(None, content_dir=content, output_dir=out), cache=False
+    )
+    assert factory(shown).build().reread == 3
