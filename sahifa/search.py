@@ -23,7 +23,8 @@ import logging
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
-from functools import partial
+from functools import cache, partial
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -159,9 +160,21 @@ def shards(site: Site) -> list[tuple[str, tuple[Article, ...]]]:
     return [(bundle_name(i), tuple(part)) for i, part in enumerate(parts) if part]
 
 
+@cache
+def pagefind_version() -> str:
+    """The installed Pagefind's version: its bundles are made by it and merged by the search
+    page, which needs one version for all of them."""
+    try:
+        return metadata.version("pagefind_bin")
+    except metadata.PackageNotFoundError:
+        return ""
+
+
 def bundle_key(name: str, stamps: Iterable[str]) -> str:
-    """A bundle's group key: its name and its articles' stamps, in any order."""
-    return digest(name, *sorted(stamps))
+    """A bundle's group key: its name, its articles' stamps in any order, and the Pagefind
+    version (after an upgrade every bundle is made again, not only the edited ones: bundles
+    of two versions would sit side by side on the search page)."""
+    return digest(name, pagefind_version(), *sorted(stamps))
 
 
 def bundle_paths(site: Site, config: Config) -> tuple[str, ...]:

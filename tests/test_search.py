@@ -176,3 +176,14 @@ def test_search_page_finds_folded_spellings(browser, served: str):
     assert folded == [normalize(s) for s in samples]
     assert errors == []
     page.close()
+
+
+def test_a_new_pagefind_version_remakes_every_bundle(monkeypatch):
+    """The search page merges the bundles, which needs one Pagefind version for all: the
+    version is in every bundle's key, so an upgrade remakes them all, not only edited ones."""
+    assert search.pagefind_version()  # installed with the project
+    stamps = ["d1|/a/", "d2|/b/"]
+    before = search.bundle_key("pagefind", stamps)
+    assert search.bundle_key("pagefind", reversed(stamps)) == before
+    monkeypatch.setattr(search, "pagefind_version", lambda: "9.9.9")
+    assert search.bundle_key("pagefind", stamps) != before
