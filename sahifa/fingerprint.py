@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 from . import __version__
@@ -22,9 +24,28 @@ Stats = dict[str, tuple[int, int]]  # content file (relative path) -> (mtime_ns,
 CACHE_FORMAT = 15
 
 
+# Libraries whose version can change the bytes of a site: cached articles hold Markdown's HTML
+# and slugs, and pages are kept from earlier builds, so an upgrade must not leave a site half
+# made by the old version. (Pagefind's version keys the search bundles: `search.bundle_key`.)
+OUTPUT_LIBRARIES = ("markdown-it-py", "mdurl", "python-slugify", "text-unidecode", "PyYAML",
+                    "Jinja2", "MarkupSafe")  # fmt: skip
+
+
+def library_versions() -> str:
+    """The installed versions of OUTPUT_LIBRARIES and of Python (~15 ms, metadata only)."""
+    found = []
+    for name in OUTPUT_LIBRARIES:
+        try:
+            found.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name}=-")
+    return f"{sys.version}|{'|'.join(found)}"
+
+
 def code_version() -> str:
-    """Changes whenever Sahifa's code or built-in data change: old caches are then ignored."""
-    h = hashlib.sha1(f"{__version__}|{CACHE_FORMAT}".encode())
+    """Changes whenever Sahifa's code or built-in data change, or a library that shapes the
+    output (`library_versions`): old caches are then ignored."""
+    h = hashlib.sha1(f"{__version__}|{CACHE_FORMAT}|{library_versions()}".encode())
     package = Path(__file__).resolve().parent
     for path in sorted(package.rglob("*")):
         if path.suffix in (".py", ".toml", ".js") and "__pycache__" not in path.parts:

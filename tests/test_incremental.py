@@ -727,3 +727,30 @@ def test_the_preview_server_starts_again_from_its_cache(tmp_path: Path):
         load_config(None, content_dir=content, output_dir=out), cache=False
     )
     assert factory(shown).build().reread == 3
+
+
+def test_an_upgraded_library_that_shapes_the_output_means_no_cache(tmp_path: Path, monkeypatch):
+    """Cached articles hold Markdown's HTML and their slugs, and pages are kept between
+    builds: a new markdown-it-py (or slugify, PyYAML, Jinja2, Python) must not leave a site
+    half made by the old one. Their versions are in the code version the caches are kept under."""
+    from sahifa import fingerprint
+
+    content, out = setup_site(tmp_path)
+    assert builder(content, out).build().reread == 3
+    assert builder(content, out).build().reread == 0
+    real = fingerprint.library_versions()
+    assert "markdown-it-py=" in real and "python-slugify=" in real
+    monkeypatch.setattr(fingerprint, "metadata", _Versions(fingerprint.metadata, "markdown-it-py"))
+    assert fingerprint.library_versions() != real
+    assert builder(content, out).build().reread == 3  # the old cache is not trusted
+
+
+class _Versions:
+    """importlib.metadata with one package at another version."""
+
+    def __init__(self, real, bumped: str) -> None:
+        self.real, self.bumped = real, bumped
+        self.PackageNotFoundError = real.PackageNotFoundError
+
+    def version(self, name: str) -> str:
+        return "99.0" if name == self.bumped else self.real.version(name)
