@@ -872,10 +872,10 @@ class Builder:
         )
 
     def _forget_foreign_output(self) -> None:
-        """What the State says of the output files holds only for the folder it wrote. Another
-        writer's folder (a preview server with drafts or another base URL swaps in its own,
-        `_write`) may hold other bytes under the same names: then every page is rendered and
-        every file written again, none kept on trust."""
+        """What the State says of the output files holds only for the folder it wrote. A folder
+        another writer swapped in (a builder with drafts or another base URL, a second build
+        with another cache, a copy) may hold other bytes under the same names: then every page
+        is rendered and every file written again, none kept on trust."""
         state = self.state
         if state.output_id is not None and folder_id(self.config.output_dir) != state.output_id:
             state.file_hashes, state.page_keys, state.groups = {}, {}, {}
@@ -1042,8 +1042,8 @@ class Builder:
         folder swapped in whole. Returns output file -> sha1 of its bytes."""
         root = self.config.output_dir
         old = self.state.file_hashes
-        # `serve` patches in place the folder it made; its first build swaps in a folder of
-        # its own, so that a build cache made for the old one no longer vouches for it.
+        # `serve` patches in place the folder it made; a first build in place (nothing made
+        # yet) swaps in a new folder, so that a cache made for the old one no longer vouches.
         patch = (self.in_place and bool(old)) or (
             self._intact and bool(old) and expected <= max(PATCH_MAX, len(old) // 4)
         )
