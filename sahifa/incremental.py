@@ -126,7 +126,16 @@ class State:
     # the published articles' digests (for `inputs_key`), and the images' digest and sizes.
     published: dict[str, str] = field(default_factory=dict)
     images_key: str = ""
+    # The settings that shape what a file reads as (`reading_key`): the sources hold for them only.
+    reading: str = ""
     image_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def reading_key(config: Config) -> str:
+    """The settings a file is read with besides its bytes and manifest row: an article
+    without a section of its own takes `default_section`. Cached sources read with others
+    are read again."""
+    return repr((config.default_section,))
 
 
 def _shard(rel: str) -> int:
@@ -294,6 +303,7 @@ class Builder:
         *,
         in_place: bool = False,
         cache_dir: Path | None = None,
+        seed_dir: Path | None = None,
         jobs: int = 1,
         progress: Progress | None = None,
     ) -> None:
@@ -314,6 +324,7 @@ class Builder:
         self._pending_co: CoMemo = {}
         self.in_place = in_place
         self.cache_dir = cache_dir
+        self.seed_dir = seed_dir  # another cache to take the per-article work from (`_seeded`)
         self.version = code_version()
         self._state: State | None = None
         self._horizon: float | None = None
@@ -350,7 +361,7 @@ class Builder:
     def _load_state(self) -> State:
         path = self._cache_file()
         if path is None or not path.exists():
-            return State(version=self.version)
+            return self._seeded()
         try:
             with _collector_paused():
                 state = pickle.loads(path.read_bytes())
@@ -362,12 +373,41 @@ class Builder:
             log.info("ignoring build cache %s (%s)", path, exc)
             self._shards = [None] * SHARDS
             return State(version=self.version)
+        if state.reading != reading_key(self.config):
+            state.sources = {}  # read with other settings: every file is read again
         if folder_id(self.config.output_dir) != state.output_id:
             # The output folder is not the one this cache describes (deleted, or replaced by a
             # build that did not use the cache): keep the per-article work, forget the pages.
             state.page_keys, state.file_hashes, state.groups = {}, {}, {}
             state.inputs_key = ""
         return state
+
+    def _seeded(self) -> State:
+        """A first State from the per-article work of another cache of this code version
+        (`seed_dir`: the build command's, for `serve`'s first start): its sources, memos and
+        gazetteers, each checked again as this build uses it, and none of its pages. Else an
+        empty State."""
+        fresh = State(version=self.version)
+        seed = self.seed_dir / "state.pickle" if self.seed_dir else None
+        if seed is None or not seed.exists():
+            return fresh
+        try:
+            with _collector_paused():
+                state = pickle.loads(seed.read_bytes())
+                if not isinstance(state, State) or state.version != self.version:
+                    raise ValueError("cache from another version")
+                fresh.sources = self._load_shards(seed.parent, state.shards)
+                load_sides(state, seed.parent)
+        except Exception as exc:
+            log.info("not seeding from %s (%s)", seed, exc)
+            fresh.sources = {}
+        else:
+            fresh.relate_memo, fresh.co_memo = state.relate_memo, state.co_memo
+            fresh.gazetteers = state.gazetteers
+            if state.reading != reading_key(self.config):
+                fresh.sources = {}
+        self._shards = [None] * SHARDS  # its shard files are the seed's: save them all here
+        return fresh
 
     def _load_shards(self, folder: Path, names: tuple[str, ...]) -> dict[str, Source]:
         if len(names) != SHARDS:
@@ -729,6 +769,7 @@ class Builder:
         self.state.inputs_key = "" if result.skipped else inputs
         self.state.output_id = folder_id(config.output_dir)
         self.state.published, self.state.images_key = self._digests, self._images_key
+        self.state.reading = reading_key(config)
         self.state.image_sizes = self._sizes
         self._store_pages(keys)
         self._save_state()
@@ -875,7 +916,8 @@ class Builder:
         """What the State says of the output files holds only for the folder it wrote. A folder
         another writer swapped in (a builder with drafts or another base URL, a second build
         with another cache, a copy) may hold other bytes under the same names: then every page
-        is rendered and every file written again, none kept on trust."""
+        is rendered and every file written again, none kept on trust. `_load_state` checks the
+        same when it loads; this is for a State kept in memory (`serve`) across such a swap."""
         state = self.state
         if state.output_id is not None and folder_id(self.config.output_dir) != state.output_id:
             state.file_hashes, state.page_keys, state.groups = {}, {}, {}

@@ -105,7 +105,7 @@ def edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildRes
 
 def _saved_state(builder: Builder, cache: Path) -> State | None:
     """The saved State without its sources (the shards a change needs are read apart)."""
-    from .incremental import SHARDS, State, _collector_paused, load_sides
+    from .incremental import SHARDS, State, _collector_paused, load_sides, reading_key
 
     try:
         with _collector_paused():
@@ -116,6 +116,7 @@ def _saved_state(builder: Builder, cache: Path) -> State | None:
     if (
         not isinstance(state, State)
         or state.version != builder.version
+        or state.reading != reading_key(builder.config)
         or not state.inputs_key
         or len(state.shards) != SHARDS
         or state.card_fields is None

@@ -112,7 +112,9 @@ class Builder(Protocol):
 SERVE_CACHE = Path(".sahifa-cache") / "serve"  # beside the output folder, like the build's
 
 
-def default_builder(config: Config, cache_dir: Path | None = None) -> Builder:
+def default_builder(
+    config: Config, cache_dir: Path | None = None, seed_dir: Path | None = None
+) -> Builder:
     """The incremental builder, state in memory, changed files replaced one by one in place.
 
     The preview builds no search index: Pagefind re-indexes the whole site on every change
@@ -123,7 +125,9 @@ def default_builder(config: Config, cache_dir: Path | None = None) -> Builder:
     from .incremental import Builder as IncrementalBuilder
 
     config = dataclasses.replace(config, search=False)
-    return IncrementalBuilder(config, in_place=True, jobs=os.cpu_count() or 1, cache_dir=cache_dir)
+    return IncrementalBuilder(
+        config, in_place=True, jobs=os.cpu_count() or 1, cache_dir=cache_dir, seed_dir=seed_dir
+    )
 
 
 def preview_site(config: Config, cache: bool = True) -> tuple[Config, Callable[[Config], Builder]]:
@@ -134,7 +138,11 @@ def preview_site(config: Config, cache: bool = True) -> tuple[Config, Callable[[
     the build after a preview session stays incremental."""
     folder = config.output_dir.parent / SERVE_CACHE
     shown = dataclasses.replace(config, output_dir=folder / "site")
-    return shown, functools.partial(default_builder, cache_dir=folder if cache else None)
+    if not cache:
+        return shown, default_builder
+    # A first start takes the build command's per-article work, if it has a cache.
+    seed = config.output_dir.parent / SERVE_CACHE.parent
+    return shown, functools.partial(default_builder, cache_dir=folder, seed_dir=seed)
 
 
 def _run(builder: Builder, changed: set[Path] | None) -> Any:

@@ -754,3 +754,45 @@ class _Versions:
 
     def version(self, name: str) -> str:
         return "99.0" if name == self.bumped else self.real.version(name)
+
+
+def test_a_new_default_section_reaches_the_cached_articles(tmp_path: Path):
+    """`default_section` is read into every article without a section of its own: when it
+    changes, the cached articles are read again, and the site is the one a build without
+    cache makes (they stayed in the old section before)."""
+    content = make_content(
+        tmp_path,
+        {
+            "a.md": "---\ntitle: خبر بلا قسم\ndate: 2025-01-02T10:00:00+03:00\n---\nنص.\n",
+            "b.md": article("سوق في حلب", 2, "افتتح سوق في حلب."),
+        },
+    )
+    out = tmp_path / "site"
+    first = load_config(None, content_dir=content, output_dir=out)
+    Builder(first, cache_dir=tmp_path / ".cache").build()
+    assert list(out.glob("أخبار/*/index.html"))
+    moved = load_config(None, content_dir=content, output_dir=out, default_section="محليات")
+    result = Builder(moved, cache_dir=tmp_path / ".cache").build()
+    assert result.reread == 2
+    assert [p.parent.name for p in out.glob("محليات/*/index.html")]
+    fresh = tmp_path / "fresh"
+    Builder(replace(moved, output_dir=fresh)).build()
+    assert site_bytes(out) == site_bytes(fresh)
+
+
+def test_the_first_preview_takes_the_build_commands_reading(tmp_path: Path):
+    """A first `serve` on a site the build command has built reads no file again: it takes
+    the articles, memos and gazetteers from the build cache (`Builder._seeded`), renders its
+    own pages, and makes the same preview as a server that read everything itself."""
+    from sahifa.cli import main
+    from sahifa.serve import preview_site
+
+    content, out = setup_site(tmp_path)
+    assert main(["-q", "--no-search", "--content", str(content), "--output", str(out)]) == 0
+    config = load_config(None, content_dir=content, output_dir=out, drafts=True)
+    shown, factory = preview_site(config)
+    first = factory(shown).build()
+    assert first.reread == 0 and first.rendered > 0
+    alone, plain = preview_site(replace(config, output_dir=tmp_path / "elsewhere" / "site"))
+    assert plain(alone).build().reread == 3
+    assert site_bytes(shown.output_dir) == site_bytes(alone.output_dir)
