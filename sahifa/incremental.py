@@ -363,12 +363,7 @@ class Builder:
         if path is None or not path.exists():
             return self._seeded()
         try:
-            with _collector_paused():
-                state = pickle.loads(path.read_bytes())
-                if not isinstance(state, State) or state.version != self.version:
-                    raise ValueError("cache from another version")
-                state.sources = self._load_shards(path.parent, state.shards)
-                load_sides(state, path.parent)
+            state = self._read_state(path)
         except Exception as exc:  # a cache is never trusted: anything odd means start afresh
             log.info("ignoring build cache %s (%s)", path, exc)
             self._shards = [None] * SHARDS
@@ -382,6 +377,16 @@ class Builder:
             state.inputs_key = ""
         return state
 
+    def _read_state(self, path: Path) -> State:
+        """A saved State with its sources and side files; raises if anything is odd."""
+        with _collector_paused():
+            state = pickle.loads(path.read_bytes())
+            if not isinstance(state, State) or state.version != self.version:
+                raise ValueError("cache from another version")
+            state.sources = self._load_shards(path.parent, state.shards)
+            load_sides(state, path.parent)
+        return state
+
     def _seeded(self) -> State:
         """A first State from the per-article work of another cache of this code version
         (`seed_dir`: the build command's, for `serve`'s first start): its sources, memos and
@@ -392,20 +397,14 @@ class Builder:
         if seed is None or not seed.exists():
             return fresh
         try:
-            with _collector_paused():
-                state = pickle.loads(seed.read_bytes())
-                if not isinstance(state, State) or state.version != self.version:
-                    raise ValueError("cache from another version")
-                fresh.sources = self._load_shards(seed.parent, state.shards)
-                load_sides(state, seed.parent)
+            state = self._read_state(seed)
         except Exception as exc:
             log.info("not seeding from %s (%s)", seed, exc)
-            fresh.sources = {}
         else:
+            if state.reading == reading_key(self.config):
+                fresh.sources = state.sources
             fresh.relate_memo, fresh.co_memo = state.relate_memo, state.co_memo
             fresh.gazetteers = state.gazetteers
-            if state.reading != reading_key(self.config):
-                fresh.sources = {}
         self._shards = [None] * SHARDS  # its shard files are the seed's: save them all here
         return fresh
 
