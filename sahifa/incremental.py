@@ -370,12 +370,7 @@ class Builder:
             return State(version=self.version)
         if state.reading != reading_key(self.config):
             state.sources = {}  # read with other settings: every file is read again
-        if folder_id(self.config.output_dir) != state.output_id:
-            # The output folder is not the one this cache describes (deleted, or replaced by a
-            # build that did not use the cache): keep the per-article work, forget the pages.
-            state.page_keys, state.file_hashes, state.groups = {}, {}, {}
-            state.inputs_key = ""
-        return state
+        return state  # its pages hold for the folder it wrote only: `_forget_foreign_output`
 
     def _read_state(self, path: Path) -> State:
         """A saved State with its sources and side files; raises if anything is odd."""
@@ -913,14 +908,14 @@ class Builder:
 
     def _forget_foreign_output(self) -> None:
         """What the State says of the output files holds only for the folder it wrote. A folder
-        another writer swapped in (a builder with drafts or another base URL, a second build
-        with another cache, a copy) may hold other bytes under the same names: then every page
-        is rendered and every file written again, none kept on trust. `_load_state` checks the
-        same when it loads; this is for a State kept in memory (`serve`) across such a swap."""
+        that is gone, or that another writer swapped in (a builder with drafts or another base
+        URL, a build without the cache, a copy), may hold other bytes under the same names:
+        then every page is rendered and every file written again, none kept on trust. Checked
+        every build: a State kept in memory (`serve`) may outlive its folder too."""
         state = self.state
-        if state.output_id is not None and folder_id(self.config.output_dir) != state.output_id:
+        if folder_id(self.config.output_dir) != state.output_id:
             state.file_hashes, state.page_keys, state.groups = {}, {}, {}
-            state.output_id = None
+            state.inputs_key, state.output_id = "", None
 
     def _output_intact(self) -> bool:
         names = self.state.file_hashes
