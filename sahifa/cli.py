@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import Config, load_config
+from .config import Config, cache_folder, load_config
 from .errors import SahifaError
 
 log = logging.getLogger("sahifa")
@@ -109,7 +109,7 @@ def _build(config: Config, args: argparse.Namespace) -> int:
     from .writer import clean_stale
 
     check_output_dir(config)
-    cache = None if args.no_cache else config.output_dir.parent / ".sahifa-cache"
+    cache = None if args.no_cache else cache_folder(config)
     # Nothing changed since the last build: say so before importing the parser and templates.
     report, taken = nothing_changed(config, cache) if cache is not None else (None, None)
     if report is not None:

@@ -78,6 +78,14 @@ def load_config(path: Path | None = None, **overrides: object) -> Config:
     return config
 
 
+CACHE_NAME = ".sahifa-cache"  # the build cache, beside the output folder
+
+
+def cache_folder(config: Config) -> Path:
+    """Where `python build.py` keeps its cache (and `serve` its own, in `serve/` under it)."""
+    return config.output_dir.parent / CACHE_NAME
+
+
 def config_id(config: Config) -> str:
     """The config as the caches key it: its repr with every folder made absolute, so the
     same site named from its own folder or by a full path (`--content content` and

@@ -44,7 +44,7 @@ from urllib.parse import quote, unquote
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from .config import Config, load_config
+from .config import CACHE_NAME, Config, cache_folder, load_config
 from .errors import SahifaError
 
 EVENTS_PATH = "/__sahifa/events"
@@ -109,7 +109,7 @@ class Builder(Protocol):
     def build(self) -> Any: ...
 
 
-SERVE_CACHE = Path(".sahifa-cache") / "serve"  # beside the output folder, like the build's
+SERVE_CACHE = Path(CACHE_NAME) / "serve"  # beside the output folder, in the build's cache
 
 
 def default_builder(
@@ -136,12 +136,11 @@ def preview_site(config: Config, cache: bool = True) -> tuple[Config, Callable[[
     it, and a builder for it. The output folder is what `python build.py` writes and a host
     deploys: a preview with drafts, future stories or a local base URL never lands there, and
     the build after a preview session stays incremental."""
+    seed = cache_folder(config)  # a first start takes the build command's per-article work
     folder = config.output_dir.parent / SERVE_CACHE
     shown = dataclasses.replace(config, output_dir=folder / "site")
     if not cache:
         return shown, default_builder
-    # A first start takes the build command's per-article work, if it has a cache.
-    seed = config.output_dir.parent / SERVE_CACHE.parent
     return shown, functools.partial(default_builder, cache_dir=folder, seed_dir=seed)
 
 
