@@ -126,7 +126,10 @@ class BuildResult:
             f"{stage} {secs:.2f} s" + (f" ({counts[stage]})" if stage in counts else "")
             for stage, secs in self.seconds.items()
         )
-        return f"{line} (edited articles' own pages only)" if self.quick else line
+        quick = (
+            f" (quick: the pages and feeds that show the edited articles, {self.rendered} pages)"
+        )
+        return line + quick if self.quick else line
 
     def summary(self) -> str:
         total = sum(self.seconds.values())

@@ -57,7 +57,7 @@ from .model import Article, EntityRef, Site, evolve, pack_body, shard_of, unpack
 from .pagestore import PageStore
 from .pipeline import load_manifest, publishable
 from .progress import Progress
-from .publish import FileGroup
+from .publish import CardGroup, FileGroup
 from .readers import read_article, source_digest
 from .relate import RelateMemo, relate_cached
 from .render import (
@@ -269,20 +269,40 @@ class Done(NamedTuple):
     written: bool
 
 
-Made = tuple[list[tuple[str, bytes | Done]], str | None, bytes | None]
+Made = tuple[list[tuple[str, bytes | Done]], str | None, tuple[str, bytes] | None]
 
 
 def _make_one(work: PageJob | FileGroup) -> Made:
     """A page, or a group's files (a feed, the sitemaps): [(file, bytes or Done)], the
-    page's key when the plan left keying it to the worker (see Builder._plan), and for an
-    article's page its surroundings packed for the page store (`pagestore.pack`)."""
+    page's key when the plan left keying it to the worker (see Builder._plan), and the
+    page's context packed for the page store (`Builder._row`)."""
     builder = _WORKER_BUILDER
     assert builder is not None
     if isinstance(work, PageJob):
         key = builder._page_key(work) if builder._keys_in_workers else None
         files = [(work.file, _render_one(work))]
-        return builder._drop(files), key, builder._around(work)
+        return builder._drop(files), key, builder._row(work)
     return builder._drop(work.make()), None, None
+
+
+def _stored_context(job: PageJob, config: Config) -> dict[str, Any]:
+    """What the page store keeps of a page's context: an article page's surroundings (its
+    own article comes from the build cache's sources, `render.own_context`), any other
+    page's whole context."""
+    article = job.context.get("article")
+    if job.template == "article.html" and isinstance(article, Article):
+        own = own_context(article, config)
+        return {k: v for k, v in job.context.items() if k not in own}
+    return job.context
+
+
+def _row_head(job: PageJob) -> tuple[str, str, str, str]:
+    """(template, source, slug, URL path): the page store's columns before refs and data;
+    source, slug and path are an article page's, "" for any other page."""
+    article = job.context.get("article")
+    if job.template == "article.html" and isinstance(article, Article):
+        return job.template, article.source, article.slug, article.path
+    return job.template, "", "", ""
 
 
 def _run_item(index: int) -> Any:
@@ -336,8 +356,11 @@ class Builder:
         self._rest = ""  # the quick key of all but the content files (`quick_keys`)
         self._digests: dict[str, str] = {}  # the published articles' digests (`_inputs_key`)
         self._stage: Swap | Patch | None = None  # where render workers write (`_drop`)
-        self._row_fields: tuple[str, ...] = ()  # pagestore.kept_fields for this theme's card fields
-        self._rows: list[tuple[str, str, str, str, bytes]] = []  # pages for the page store
+        # The page store's rows of this build's pages (file, template, source, slug, path,
+        # refs, data), and what its feeds and news sitemap list (`_store_pages`).
+        self._rows: list[tuple[str, str, str, str, str, str, bytes]] = []
+        self._group_shows: dict[str, CardGroup] = {}
+        self._jobs: list[PageJob] = []  # every page of the last plan
         self._walked: Listing | None = None  # content/ as walked in this build
         self.gaz: Gazetteer | None = None
         self._gaz_key = ""
@@ -765,7 +788,8 @@ class Builder:
         self.state.published, self.state.images_key = self._digests, self._images_key
         self.state.reading = reading_key(config)
         self.state.image_sizes = self._sizes
-        self._store_pages(keys)
+        self._store_pages(site, keys, self._jobs)
+        self._jobs = []
         self._save_state()
         result.articles = len(site.articles)
         result.files = len(hashes)
@@ -954,13 +978,12 @@ class Builder:
         self._last = (site, ThemeData.of(site, config))
         self._theme_id = hashlib.sha1(theme.encode()).hexdigest()
         self._key_memo = KeyMemo(self._card_fields())
-        self._row_fields = pagestore.kept_fields(self._card_fields())
-        self._rows = []
+        self._rows, self._group_shows = [], {}
         # When every page is rendered anyway (a first build, a template or config change),
         # the workers key the pages as they render them, instead of this process first.
         everything = not self.state.page_keys or self.state.theme != self._theme_id
         self._keys_in_workers = everything
-        jobs = list(page_jobs(site, config, self._last[1]))
+        jobs = self._jobs = list(page_jobs(site, config, self._last[1]))
         if everything:
             todo = jobs
         else:  # keyed across the workers: a context walk per page adds up on a large site
@@ -990,27 +1013,63 @@ class Builder:
         """The page's context key, with the templates and config it is rendered with."""
         return page_key(self._theme_id, context_key(job, self._key_memo))
 
-    def _around(self, job: PageJob) -> bytes | None:
-        """An article page's surroundings, packed for the page store (None: not an article
-        page, or no cache to keep them in, or `serve`, whose previews use the site in memory:
-        only `python build.py`'s quick build reads the store)."""
-        article = job.context.get("article")
-        if self.cache_dir is None or self.in_place or job.template != "article.html":
+    def _row(self, job: PageJob) -> tuple[str, bytes] | None:
+        """A page's context packed for the page store, (refs, data): an article page's
+        surroundings, any other page's whole context. None: no cache to keep it in, or
+        `serve`, whose previews use the site in memory (only `python build.py`'s quick build
+        reads the store)."""
+        if self.cache_dir is None or self.in_place:
             return None
-        if not isinstance(article, Article):
-            return None
-        own = own_context(article, self.config)
-        around = {k: v for k, v in job.context.items() if k not in own}
-        return pagestore.pack(around, self._row_fields)
+        return pagestore.pack(_stored_context(job, self.config))
 
-    def _store_pages(self, keys: dict[str, str]) -> None:
-        """The surroundings of the article pages this build rendered, under their keys."""
+    def _store_pages(self, site: Site, keys: dict[str, str], jobs: list[PageJob]) -> None:
+        """Bring the page store up to this build: the rows of the pages it rendered (and of
+        any kept page whose row is missing), the cards of changed articles, the rows of the
+        feeds it made; the rows of pages, cards and feeds no longer on the site dropped."""
         rows, self._rows = self._rows, []
-        if self.cache_dir is not None and rows:
-            store = PageStore(self.cache_dir / "pages.sqlite")
-            store.put(
-                (src, keys[file], slug, path, around) for src, slug, path, file, around in rows
-            )
+        shown, self._group_shows = self._group_shows, {}
+        if self.cache_dir is None or self.in_place:
+            return
+        store = PageStore(self.cache_dir / "pages.sqlite")
+        names = pagestore.kept_fields(self._card_fields())
+        try:
+            have = store.page_keys() or {}
+            groups = store.group_keys() or {}
+            stamps = store.card_stamps(names)
+        except pagestore.ERRORS:
+            have, groups, stamps = {}, {}, {}
+        pages = [
+            (file, keys[file], template, source, slug, path, refs, data)
+            for file, template, source, slug, path, refs, data in rows
+        ]
+        done = {row[0] for row in pages}
+        for job in jobs:  # kept, but no row says so (a store started afresh)
+            if job.file not in done and have.get(job.file) != keys[job.file]:
+                refs, data = pagestore.pack(_stored_context(job, self.config))
+                pages.append((job.file, keys[job.file], *_row_head(job), refs, data))
+        values = pagestore.card_values(names)
+        gaz = self._gaz_key
+        fresh = {a.source: f"{a.digest}|{a.path}|{gaz}" for a in site.articles}
+        cards = [
+            (a.source, fresh[a.source], pickle.dumps(values(a), protocol=pickle.HIGHEST_PROTOCOL))
+            for a in site.articles
+            if stamps.get(a.source) != fresh[a.source]
+        ]
+        group_rows = []
+        for name, shows in shown.items():
+            key = self.state.groups.get(name, ("", []))[0]
+            if groups.get(name) != key:
+                refs, data = pagestore.pack(shows)
+                group_rows.append((name, key, refs, data))
+        store.write(
+            pages=pages,
+            dropped=[f for f in have if f not in keys],
+            cards=cards,
+            uncarded=[s for s in stamps if s not in fresh],
+            groups=group_rows,
+            ungrouped=[n for n in groups if n not in shown],
+            names=names,
+        )
 
     def _kept(self, name: str) -> bool:
         """The previous build wrote `name` and it is still in the output folder."""
@@ -1030,19 +1089,20 @@ class Builder:
         work: list[PageJob | FileGroup] = list(todo)
         for group, key, kept in groups:
             made[group.name] = (key, kept or [])
+            if group.shows is not None:
+                self._group_shows[group.name] = group.shows
             if kept is None:
                 work.append(group)  # feeds and sitemaps are made by the workers too
             yield from ((name, None) for name in kept or ())
         try:
             made_all = self._imap(_make_one, work, "render")
-            for item, (files, key, around) in zip(work, made_all, strict=True):
+            for item, (files, key, row) in zip(work, made_all, strict=True):
                 if isinstance(item, FileGroup):
                     made[item.name] = (made[item.name][0], [name for name, _ in files])
                 elif key is not None:
                     keys[item.file] = key
-                if around is not None:
-                    art = item.context["article"]
-                    self._rows.append((art.source, art.slug, art.path, item.file, around))
+                if row is not None:
+                    self._rows.append((item.file, *_row_head(item), *row))
                 yield from files
         except jinja2.TemplateError as exc:
             raise SahifaError(f"template error: {exc}") from None

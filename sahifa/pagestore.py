@@ -1,13 +1,26 @@
-"""What each article's page took from the rest of the site in the last build, kept so that an
-edit to an article's body alone can be rendered without loading, linking and planning the
-whole site again (`Builder._edit_pages`).
+"""What each page, feed and news sitemap was made from in the last build, kept so that an edit
+to one article can be built without loading, linking and planning the whole site again
+(`quickedit.py`): a body edit renders the article's own page from its row; a new title or
+summary also renders the rows that show the article's card, and makes again the feeds that
+list it.
 
-One SQLite row per article: the page key of the page it was rendered into and its
-surroundings (`render.article_around`), with every other article in them cut down to the card
-fields the templates show (`kept_fields`). A row is trusted only when its page key is the one the
-saved State has for that page: a build that wrote rows and then failed leaves rows no State
-names, and they are never used. SQLite because an edit reads one row and a build writes only
-the rows of the pages it rendered, never the whole store."""
+`.sahifa-cache/pages.sqlite` holds three tables:
+
+* `pages`: one row per page (file, page key, template, and for an article's page its source,
+  slug and URL path), with its context pickled: an article page's surroundings
+  (`render.article_around`), any other page's whole context. Every other article in it is
+  pickled as a reference to its card (`_card_ref(source)`), and the row lists those sources
+  (`refs`), so the pages that show an article are found with one scan.
+* `cards`: one per published article, the fields its cards, feed entries and news-sitemap
+  entry show (`kept_fields`), with a stamp (digest, URL, gazetteer) a full build compares to
+  write only the cards that changed.
+* `groups`: one per feed and for the news sitemap, the articles it lists (`publish.CardGroup`).
+
+Nothing here is trusted on its own: a row counts only under the page key (or group key) the
+saved State has for it, and the quick build keys each row again from the cards it resolves
+to before it renders anything (`quickedit`). A stale card or a row of a failed build then
+sends the edit to the full build. SQLite because an edit reads a few rows and a build writes
+only what changed, never the whole store."""
 
 from __future__ import annotations
 
@@ -21,10 +34,17 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from .model import Article, Related
+from .model import Article
+from .publish import FEED_FIELDS
 
-# (article source, page key, the article's slug and URL path in that build, packed surroundings)
-Row = tuple[str, str, str, str, bytes]
+SCHEMA = 2  # PRAGMA user_version: a store of another layout is started afresh
+REF_SEP = "\x1f"
+
+# (file, page key, template, article source or "", slug, URL path, refs, packed context)
+PageRow = tuple[str, str, str, str, str, str, str, bytes]
+# (group name, group key, refs, packed publish.CardGroup)
+GroupRow = tuple[str, str, str, bytes]
+Cards = dict[str, Article]
 
 
 def _blank(field: Any) -> Any:
@@ -39,53 +59,107 @@ BLANKS = {f.name: _blank(f) for f in fields(Article)}
 
 
 def kept_fields(shown: tuple[str, ...]) -> tuple[str, ...]:
-    """The fields of another article that a row keeps: the card fields the templates show,
-    and its source and path; the rest come back blank (`card`)."""
-    keep = {*shown, "source", "path"}
+    """The fields of an article its card keeps: those the templates show, and those its feed
+    entries, news-sitemap entry and stamp use (`publish.FEED_FIELDS`); the rest come back
+    blank (`card`)."""
+    keep = {*shown, *FEED_FIELDS}
     return tuple(name for name in BLANKS if name in keep)
 
 
 def card(names: tuple[str, ...], values: tuple[Any, ...]) -> Article:
-    """Another article as a page shows it: `names` set to `values`, every other field blank.
+    """An article as other pages show it: `names` set to `values`, every other field blank.
     It renders and keys (`render.context_key` with the same shown fields) the same as the
     whole article."""
     return Article(**{**BLANKS, **dict(zip(names, values, strict=True))})
 
 
-class _Pickler(pickle.Pickler):
-    """Pickles every Article as its kept fields, read straight off it: no slimmed copy is
-    made, and a tuple pickles faster than a dataclass (slimming and pickling a row took ~155
-    µs, pickling it this way ~65 µs; one row for every article page a build renders)."""
+def card_values(names: tuple[str, ...]) -> Any:
+    """A function: article -> the values of `names` on it (what `put_cards` stores)."""
+    return attrgetter(*names)
 
-    def __init__(self, file: io.BytesIO, names: tuple[str, ...]) -> None:
+
+def refs_text(sources: Iterable[str]) -> str:
+    """'\\x1fa.md\\x1fb.md\\x1f': `instr(refs, '\\x1fa.md\\x1f')` finds the rows showing a.md."""
+    return REF_SEP + REF_SEP.join(sorted(sources)) + REF_SEP
+
+
+def _card_ref(source: str) -> Article:  # only ever called through `_Unpickler.find_class`
+    raise pickle.UnpicklingError(f"no card for {source!r}")
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles every Article as a reference to its card (sources noted in `refs`): a row
+    holds no copy of another story, so a new headline changes its card only. (reducer_override
+    is not called for str, int, dict, list or tuple: cheaper than persistent_id.)"""
+
+    def __init__(self, file: io.BytesIO) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.names, self.values = names, attrgetter(*names)
+        self.refs: set[str] = set()
 
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) is Article:
-            return card, (self.names, self.values(obj))
+            self.refs.add(obj.source)
+            return _card_ref, (obj.source,)
         return NotImplemented
 
 
-def pack(around: dict[str, Any], names: tuple[str, ...]) -> bytes:
-    """An article page's surroundings, every other article in them cut to the fields
-    `names` (`kept_fields`), pickled and compressed (6.6 KB a row -> ~2.6 KB)."""
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, cards: Cards) -> None:
+        super().__init__(file)
+        self.cards = cards
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == __name__ and name == "_card_ref":
+            return self.cards.__getitem__  # a KeyError: a card the store lacks
+        return super().find_class(module, name)
+
+
+def pack(value: Any) -> tuple[str, bytes]:
+    """(refs, data): `value` pickled with its articles as card references, compressed."""
     out = io.BytesIO()
-    _Pickler(out, names).dump(around)
-    return zlib.compress(out.getvalue(), 1)
+    pickler = _Pickler(out)
+    pickler.dump(value)
+    return refs_text(pickler.refs), zlib.compress(out.getvalue(), 1)
 
 
-def unpack(data: bytes) -> dict[str, Any]:
-    around = pickle.loads(zlib.decompress(data))
-    if not isinstance(around, dict) or not all(
-        isinstance(r, Related) for r in around.get("related", ())
-    ):
-        raise ValueError("not an article's surroundings")
-    return around
+def unpack(data: bytes, cards: Cards) -> Any:
+    """The inverse of `pack`, each reference resolved to `cards[source]`."""
+    return _Unpickler(io.BytesIO(zlib.decompress(data)), cards).load()
+
+
+def ref_sources(refs: str) -> list[str]:
+    return [s for s in refs.split(REF_SEP) if s]
+
+
+# What a broken store raises: the caller treats any of these as "no store".
+ERRORS = (
+    sqlite3.Error,
+    zlib.error,
+    pickle.UnpicklingError,
+    ValueError,
+    EOFError,
+    AttributeError,
+    KeyError,
+    TypeError,
+    IndexError,
+)
+
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS pages (file TEXT PRIMARY KEY, page_key TEXT NOT NULL,"
+    " template TEXT NOT NULL, source TEXT NOT NULL, slug TEXT NOT NULL, path TEXT NOT NULL,"
+    " refs TEXT NOT NULL, data BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS pages_source ON pages (source)",
+    "CREATE TABLE IF NOT EXISTS cards (source TEXT PRIMARY KEY, stamp TEXT NOT NULL,"
+    " card BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, group_key TEXT NOT NULL,"
+    " refs TEXT NOT NULL, data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
 
 
 class PageStore:
-    """The rows, in `.sahifa-cache/pages.sqlite`."""
+    """The rows, in `.sahifa-cache/pages.sqlite`. Reads return None (or raise one of
+    ERRORS) when the store is missing or odd; writes start a damaged store afresh."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -93,71 +167,146 @@ class PageStore:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None)
         db.execute("PRAGMA synchronous=OFF")  # rows are checked against the State's keys
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS pages "
-            "(source TEXT PRIMARY KEY, page_key TEXT NOT NULL, slug TEXT NOT NULL,"
-            " path TEXT NOT NULL, around BLOB NOT NULL)"
-        )
+        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
+            for (table,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'"
+            ).fetchall():
+                db.execute(f'DROP TABLE "{table}"')
+            db.execute(f"PRAGMA user_version={SCHEMA}")
+        for statement in _TABLES:
+            db.execute(statement)
         return db
 
-    def put(self, rows: Iterable[Row]) -> None:
-        rows = list(rows)
-        try:
-            self._put(rows)
-        except sqlite3.DatabaseError:  # not a database (or a damaged one): start it afresh
-            self.clear()
-            self._put(rows)
-
-    def _put(self, rows: list[Row]) -> None:
-        db = self._connect()
-        try:
-            db.execute("BEGIN")
-            db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)", rows)
-            db.execute("COMMIT")
-        finally:
-            db.close()
-
-    def get(self, source: str) -> tuple[Row, dict[str, Any]] | None:
-        """`source`'s row and its surroundings unpacked. The caller checks the row's page
-        key against the saved State's before trusting it."""
+    def _read(self, query: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]] | None:
         if not self.path.exists():
             return None
         try:
             db = self._connect()
             try:
-                row = db.execute("SELECT * FROM pages WHERE source = ?", (source,)).fetchone()
-            finally:
-                db.close()
-            return None if row is None else (tuple(row), unpack(row[4]))  # type: ignore[return-value]
-        except (
-            sqlite3.Error,
-            zlib.error,
-            pickle.UnpicklingError,
-            ValueError,
-            EOFError,
-            AttributeError,
-        ):
-            return None  # like every cache: never trusted when odd
-
-    def places(self, sources: list[str]) -> dict[str, tuple[str, str]] | None:
-        """source -> (page key, URL path) of those of `sources` that have a row (None: no
-        store). The caller checks each key against the saved State's."""
-        if not self.path.exists():
-            return None
-        found: dict[str, tuple[str, str]] = {}
-        try:
-            db = self._connect()
-            try:
-                for start in range(0, len(sources), 500):  # SQLite's limit on parameters
-                    chunk = sources[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    query = f"SELECT source, page_key, path FROM pages WHERE source IN ({marks})"
-                    found.update((src, (key, path)) for src, key, path in db.execute(query, chunk))
+                return db.execute(query, tuple(args)).fetchall()
             finally:
                 db.close()
         except sqlite3.Error:
             return None
-        return found
+
+    def _in(self, query: str, keys: list[str]) -> list[tuple[Any, ...]] | None:
+        """`query` with `IN ({marks})` for each chunk of `keys` (SQLite's parameter limit)."""
+        out: list[tuple[Any, ...]] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            got = self._read(query.format(marks=",".join("?" * len(chunk))), chunk)
+            if got is None:
+                return None
+            out += got
+        return out
+
+    # Writing -------------------------------------------------------------------------------
+
+    def write(
+        self,
+        pages: Iterable[PageRow] = (),
+        dropped: Iterable[str] = (),
+        cards: Iterable[tuple[str, str, bytes]] = (),
+        uncarded: Iterable[str] = (),
+        groups: Iterable[GroupRow] = (),
+        ungrouped: Iterable[str] = (),
+        names: tuple[str, ...] | None = None,
+        keys: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """One transaction: rows put and dropped; `keys`: (file, new page key) of rows whose
+        context is unchanged; `names`: the card fields (a change empties the cards)."""
+        parts = (list(pages), list(dropped), list(cards), list(uncarded), list(groups))
+        rest = (list(ungrouped), list(keys))
+        try:
+            self._write(*parts, *rest, names)
+        except sqlite3.DatabaseError:  # not a database (or a damaged one): start it afresh
+            self.clear()
+            self._write(*parts, *rest, names)
+
+    def _write(
+        self,
+        pages: list[PageRow],
+        dropped: list[str],
+        cards: list[tuple[str, str, bytes]],
+        uncarded: list[str],
+        groups: list[GroupRow],
+        ungrouped: list[str],
+        keys: list[tuple[str, str]],
+        names: tuple[str, ...] | None,
+    ) -> None:
+        db = self._connect()
+        try:
+            db.execute("BEGIN")
+            if names is not None:
+                joined = REF_SEP.join(names)
+                row = db.execute("SELECT value FROM meta WHERE name = 'fields'").fetchone()
+                if row is None or row[0] != joined:
+                    db.execute("DELETE FROM cards")
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('fields', ?)", (joined,))
+            db.executemany("DELETE FROM pages WHERE file = ?", ((f,) for f in dropped))
+            db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", pages)
+            db.executemany(
+                "UPDATE pages SET page_key = ? WHERE file = ?", ((k, f) for f, k in keys)
+            )
+            db.executemany("DELETE FROM cards WHERE source = ?", ((s,) for s in uncarded))
+            db.executemany("INSERT OR REPLACE INTO cards VALUES (?, ?, ?)", cards)
+            db.executemany("DELETE FROM groups WHERE name = ?", ((n,) for n in ungrouped))
+            db.executemany("INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?)", groups)
+            db.execute("COMMIT")
+        finally:
+            db.close()
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+    # Reading -------------------------------------------------------------------------------
+
+    def page_keys(self) -> dict[str, str] | None:
+        rows = self._read("SELECT file, page_key FROM pages")
+        return None if rows is None else dict(rows)  # type: ignore[arg-type]
+
+    def group_keys(self) -> dict[str, str] | None:
+        rows = self._read("SELECT name, group_key FROM groups")
+        return None if rows is None else dict(rows)  # type: ignore[arg-type]
+
+    def card_stamps(self, names: tuple[str, ...]) -> dict[str, str]:
+        """source -> stamp of the cards kept with these fields ({} when other fields)."""
+        meta = self._read("SELECT value FROM meta WHERE name = 'fields'")
+        if not meta or meta[0][0] != REF_SEP.join(names):
+            return {}
+        rows = self._read("SELECT source, stamp FROM cards")
+        return dict(rows) if rows else {}  # type: ignore[arg-type]
+
+    def article_row(self, source: str) -> PageRow | None:
+        rows = self._read("SELECT * FROM pages WHERE source = ?", (source,))
+        return tuple(rows[0]) if rows else None  # type: ignore[return-value]
+
+    def places(self, sources: list[str]) -> dict[str, tuple[str, str]] | None:
+        """source -> (page key, URL path) of those of `sources` whose page has a row."""
+        rows = self._in(
+            "SELECT source, page_key, path FROM pages WHERE source IN ({marks})", sources
+        )
+        return None if rows is None else {src: (key, path) for src, key, path in rows}
+
+    def showing(self, sources: Iterable[str]) -> tuple[list[PageRow], list[GroupRow]] | None:
+        """The page rows and group rows whose articles include any of `sources`."""
+        wanted = [f"{REF_SEP}{s}{REF_SEP}" for s in sources]
+        test = " OR ".join(["instr(refs, ?) > 0"] * len(wanted))
+        pages = self._read(f"SELECT * FROM pages WHERE {test}", wanted)
+        groups = self._read(f"SELECT * FROM groups WHERE {test}", wanted)
+        if pages is None or groups is None:
+            return None
+        return [tuple(r) for r in pages], [tuple(r) for r in groups]  # type: ignore[misc]
+
+    def cards(self, sources: Iterable[str], names: tuple[str, ...]) -> Cards | None:
+        """source -> card, for those of `sources` the store has (None: no store, or cards
+        kept with other fields)."""
+        meta = self._read("SELECT value FROM meta WHERE name = 'fields'")
+        if not meta or meta[0][0] != REF_SEP.join(names):
+            return None
+        rows = self._in(
+            "SELECT source, card FROM cards WHERE source IN ({marks})", sorted(set(sources))
+        )
+        if rows is None:
+            return None
+        return {src: card(names, pickle.loads(blob)) for src, blob in rows}

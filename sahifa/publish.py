@@ -443,8 +443,13 @@ def news_articles(
 
 
 def news_sitemap(site: Site, config: Config) -> bytes:
+    return news_xml(news_articles(site), config)
+
+
+def news_xml(articles: Iterable[Article], config: Config) -> bytes:
+    """The news sitemap of `articles` (`news_articles`)."""
     urls = []
-    for art in news_articles(site):
+    for art in articles:
         publication = [
             _el("news:name", config.publisher or config.title),
             _el("news:language", config.lang),
@@ -483,6 +488,47 @@ class FileGroup:
     name: str
     key: str
     make: Callable[[], list[tuple[str, bytes]]]
+    shows: CardGroup | None = None  # a feed or the news sitemap: what it lists
+
+
+# What a feed entry, a news-sitemap entry and an article's stamp use of an article: the cards
+# the page store keeps (pagestore.kept_fields) hold these whatever the templates show.
+FEED_FIELDS = (
+    "source", "path", "title", "summary", "date", "updated", "author", "byline", "section",
+    "tags", "lang", "digest",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CardGroup:
+    """A feed (`feed`) or the news sitemap (`news`) as the articles it lists: enough to key it
+    and make it again from those articles' cards (the quick build after a new headline or
+    summary, sahifa/quickedit.py: only a feed that lists the edited article is made again, so
+    never one without entries, which the whole site's newest date dates)."""
+
+    feed: FeedSource | None = None
+    news: tuple[Article, ...] = ()
+
+    def articles(self) -> tuple[Article, ...]:
+        return self.feed.articles if self.feed is not None else self.news
+
+    def key(self) -> str:
+        if self.feed is not None:
+            return feed_key(self.feed, "", map(article_stamp, self.feed.articles))
+        return digest(*map(article_stamp, self.news))
+
+    def files(self, config: Config) -> list[tuple[str, bytes]]:
+        if self.feed is not None:
+            assert self.feed.articles, "a feed without entries is dated by the whole site"
+            return _feed_files(self.feed, Site(articles=()), config, {})
+        return [("news-sitemap.xml", news_xml(self.news, config))]
+
+
+def feed_key(source: FeedSource, fallback: str, stamps: Iterable[str]) -> str:
+    """A feed's key: the page it mirrors, its title and description, and its entries' stamps
+    (`fallback`, the site's newest date, only when it has none)."""
+    empty = not source.articles
+    return digest(source.path, source.title, source.description, fallback if empty else "", *stamps)
 
 
 def article_stamp(article: Article) -> str:
@@ -517,18 +563,14 @@ def publish_groups(site: Site, config: Config) -> Iterator[FileGroup]:
     for source in feed_sources(site, config):
         entries = tuple(times.entries(source.articles))
         own = FeedSource(source.path, source.title, source.description, entries)
-        key = digest(source.path, source.title, source.description,
-                     fallback if not entries else "",
-                     *map(stamps.__getitem__, map(_SOURCE, entries)))  # fmt: skip
-        yield FileGroup(f"feed:{source.path}", key, partial(_feed_files, own, site, config, cache))
+        key = feed_key(own, fallback, map(stamps.__getitem__, map(_SOURCE, entries)))
+        make = partial(_feed_files, own, site, config, cache)
+        yield FileGroup(f"feed:{source.path}", key, make, CardGroup(own))
     urls = sitemap_urls(site, config, times)
     yield FileGroup("sitemaps", digest(repr(urls)), lambda: list(sitemap_files(site, config)))
-    news = news_articles(site, chronology=times)
-    yield FileGroup(
-        "news-sitemap",
-        digest(*map(article_stamp, news)),
-        lambda: [("news-sitemap.xml", news_sitemap(site, config))],
-    )
+    news = tuple(news_articles(site, chronology=times))
+    shows = CardGroup(news=news)
+    yield FileGroup("news-sitemap", shows.key(), partial(shows.files, config), shows)
     yield FileGroup("robots", "", lambda: [("robots.txt", robots_txt(config))])
 
 

@@ -1,19 +1,26 @@
-"""The build after an edit to the body of a few published articles, and nothing else.
+"""The build after an edit to the body, headline or summary of a few published articles.
 
-Such an edit changes the articles' own pages only: their titles, summaries, dates, sections,
-entities and names found are the same, so every link, listing, related block, feed and
-sitemap is the same (they show other articles by their card fields, `render.shown_fields`,
-and feeds by summary). Linking and planning the whole site again would find exactly that, at
-a cost of seconds on a large site; this renders the edited articles' pages with the
-surroundings each page had in the last build (`pagestore`), and makes again the search
-index's bundles that hold them (from the cached sources of their articles), nothing else.
+Such an edit moves nothing: the articles' URLs, dates, sections, entities and names found are
+the same, so every link, listing, related block and feed holds the same stories in the same
+order. Linking and planning the whole site again would find exactly that, at a cost of
+seconds on a large site. Instead, from the page store (`pagestore`):
 
-Anything else — a changed card field or entity, a new or removed file, a template, the config,
-an image, the gazetteer, a page store row that is not the saved page's — returns None and the
-Builder does a full build. What this writes is what a full build would write:
-`tests/test_quickedit.py` compares the two byte for byte. (Feed and news-sitemap keys, made
-from their articles' digests, are left as they were: their bytes do not change, and the next
-full build makes them again.)"""
+* a body edit renders the article's own page, with the surroundings it had in the last build;
+* a new headline or summary (a changed card) also renders every page whose row names the
+  article (listings, related blocks, neighbours, the home page) and makes again the feeds and
+  the news sitemap that list it, each from the cards of the stories it shows, the edited
+  one's new;
+* with search on, the index's bundles that hold the articles are made again (from the cached
+  sources of their articles).
+
+Every row is keyed again from the cards it names before it is used: it must give the page key
+(or feed key) the saved State has, or the store cannot vouch for it. Anything else (a changed
+URL, date, section or entity, a new or removed file, a template, the config, an image, the
+gazetteer, a store that lacks a page's row) returns None and the Builder does a full build.
+What this writes is what a full build would write: `tests/test_quickedit.py` compares the two
+byte for byte. (After a body edit, feed and news-sitemap keys, made from their articles'
+digests, are left as they were: their bytes do not change, and the next full build makes
+them again.)"""
 
 from __future__ import annotations
 
@@ -32,9 +39,21 @@ from .errors import ContentError
 from .fingerprint import BuildResult, Fingerprint, Index, all_present, load_index, vouches
 from .images import place_images
 from .model import Article, evolve, pack_body, shard_of, unpack_body
-from .pagestore import PageStore, Row
+from .pagestore import (
+    ERRORS,
+    Cards,
+    GroupRow,
+    PageRow,
+    PageStore,
+    card,
+    card_values,
+    kept_fields,
+    ref_sources,
+    unpack,
+)
+from .publish import CardGroup
 from .readers import read_article, source_digest
-from .render import KeyMemo, article_page, context_key, make_env, page_key, render_job
+from .render import KeyMemo, PageJob, article_page, context_key, make_env, page_key, render_job
 from .writer import Patch
 
 if TYPE_CHECKING:
@@ -43,6 +62,9 @@ if TYPE_CHECKING:
 EDIT_MAX = 8  # more files changed than this: a full build
 # Fields only an article's own page shows (unless a template shows them on cards too).
 OWN_FIELDS = frozenset({"body_html", "text", "headings", "digest", "words"})
+# Fields other pages show (cards, related links, feeds) that decide no URL, no place in a
+# listing and no link: a new headline or summary re-renders the pages that show them only.
+CARD_EDITS = frozenset({"title", "summary"})
 
 
 Bundle = tuple[str, str, list[tuple[str, bytes]]]  # (group name, its key, its files)
@@ -53,11 +75,18 @@ class _Page:
     file: str
     key: str
     data: bytes
-    row: Row  # its page store row, with the new key
 
 
 def edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildResult | None:
-    """Do the build if only the bodies of at most EDIT_MAX articles changed; else None."""
+    """Do the build if at most EDIT_MAX articles changed, and only in their bodies, headlines
+    or summaries; else None."""
+    from .incremental import _collector_paused
+
+    with _collector_paused():  # a short run that unpickles a few shards of ~600 sources
+        return _edit_pages(builder, taken, started)
+
+
+def _edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildResult | None:
     config, cache = builder.config, builder.cache_dir
     if cache is None:
         return None
@@ -89,6 +118,7 @@ def edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildRes
     bundles = edit.reindex() if search_enabled(config) and search.available() else []
     if bundles is None:
         return None
+    bundles = edit.groups + bundles
     written = edit.save(pages, bundles, index, taken)
     return BuildResult(
         articles=index.articles,
@@ -136,11 +166,19 @@ class _Edit:
         self.config = builder.config
         self.shards: dict[int, dict[str, Source]] = {}
         self.edited: dict[str, tuple[Article, bytes]] = {}  # rel -> article (packed), body
+        self.old: dict[str, Source] = {}  # rel -> its Source before the edit
+        self.carded: set[str] = set()  # edited articles whose headline or summary changed
         self.reread = 0
-        shown = state.card_fields[1] if state.card_fields else ()
-        self.shown = shown
-        may_differ = OWN_FIELDS - set(shown)
+        self.dirty: set[int] = set()  # the shards an edit changed (others were only read)
+        self.shown = state.card_fields[1] if state.card_fields else ()
+        self.names = kept_fields(self.shown)
+        may_differ = OWN_FIELDS | CARD_EDITS
         self.compared = tuple(f.name for f in fields(Article) if f.name not in may_differ)
+        self.groups: list[Bundle] = []  # the feeds and news sitemap made again
+        self.store = PageStore(cache / "pages.sqlite")
+        self.new_keys: list[tuple[str, str]] = []  # (file, page key) of the rows rendered
+        self.group_rows: list[GroupRow] = []  # the rows of `groups`, with their new keys
+        self.cards: list[tuple[str, str, bytes]] = []  # the new cards of `carded`
 
     def _part(self, rel: str) -> dict[str, Source] | None:
         from .incremental import _shard, read_shard
@@ -154,12 +192,14 @@ class _Edit:
         return self.shards[i]
 
     def read(self, rel: str, stat: tuple[int, int]) -> bool:
-        """Read one changed file; False when the change reaches beyond its own page."""
+        """Read one changed file; False when the change reaches beyond its headline, its
+        summary and its own page."""
         part = self._part(rel)
         src = part.get(rel) if part is not None else None
         if part is None or src is None:
             return False
         raw = (self.config.content_dir / rel).read_bytes()
+        self.dirty.add(_shard_of(rel))
         if source_digest(raw, src.extra) == src.digest:  # touched, same bytes
             part[rel] = replace(src, stat=stat)
             return True
@@ -179,41 +219,142 @@ class _Edit:
         article, body = pack_body(full)
         if any(getattr(article, f) != getattr(src.article, f) for f in self.compared):
             return False
+        if any(
+            getattr(article, f) != getattr(src.article, f)
+            for f in self.names
+            if f != "digest"  # a card's digest is seen by feed keys only, never in bytes
+        ):
+            self.carded.add(rel)
+        self.old.setdefault(rel, src)
         part[rel] = replace(src, stat=stat, digest=article.digest, article=article, body=body)
         self.edited[rel] = (article, body)
         return True
 
     def render(self) -> list[_Page] | None:
-        """Each edited, published article's page, from its row in the page store."""
-        from .render import output_file
+        """The pages that show an edited article: its own page, and if its headline or
+        summary changed every page listing it or linking to it; and its feeds. Each from its
+        page store row, keyed again from the old cards first (the row must be the saved
+        page's), then rendered from the new ones."""
+        try:
+            return self._render()
+        except ERRORS:
+            return None  # a store that cannot vouch for its rows: the full build
 
-        state, config = self.state, self.config
-        store = PageStore(self.cache / "pages.sqlite")
-        env = make_env(config, self.cache / "templates")
-        pages: list[_Page] = []
-        for rel, (article, body) in self.edited.items():
-            if rel not in state.published:
-                continue  # a draft or a scheduled article: not on the site
-            found = store.get(rel)
+    def _render(self) -> list[_Page] | None:
+        state, store = self.state, self.store
+        published = [rel for rel in self.edited if rel in state.published]
+        rows: dict[str, PageRow] = {}
+        for rel in published:  # a draft or a scheduled article is not on the site
+            row = store.article_row(rel)
+            if row is None:
+                return None
+            rows[row[0]] = row
+        places = {row[3]: (row[4], row[5]) for row in rows.values()}
+        group_rows: list[GroupRow] = []
+        carded = [rel for rel in published if rel in self.carded]
+        if carded:
+            found = store.showing(carded) if self._store_complete() else None
             if found is None:
                 return None
-            (_, key, slug, path, blob), around = found
-            file = output_file(path)
-            if state.page_keys.get(file) != key:
-                return None  # the row is not the saved page's
-            src = self.shards[_shard_of(rel)][rel]
-            own = evolve(article, entities=src.refs, slug=slug, path=path)
-            job = article_page(own, around, config)
-            new_key = page_key(state.theme, context_key(job, KeyMemo(self.shown)))
-            full = unpack_body(own, body)
-            placed = place_images(full.body_html, state.image_sizes, config.base_path)
-            shown = {**job.context, "article": replace(full, body_html=placed)}
+            pages, group_rows = found
+            rows.update((r[0], r) for r in pages if state.page_keys.get(r[0]) == r[1])
+            group_rows = [g for g in group_rows if g[0] in state.groups]
+        if any(state.page_keys.get(file) != row[1] for file, row in rows.items()):
+            return None  # a row not written for the saved page
+        needed = {s for row in rows.values() for s in ref_sources(row[6])}
+        needed |= {s for row in group_rows for s in ref_sources(row[2])}
+        old = store.cards(needed, self.names)
+        if old is None or not needed <= old.keys():
+            return None
+        new = dict(old)
+        for rel in carded:
+            own = self._linked(rel, *places[rel])
+            new[rel] = card(self.names, card_values(self.names)(own))
+            values = pickle.dumps(card_values(self.names)(own), protocol=pickle.HIGHEST_PROTOCOL)
+            stamp = f"{own.digest}|{own.path}|{state.gazetteers['site'][0]}"
+            self.cards.append((rel, stamp, values))
+        pages = self._pages(list(rows.values()), old, new)
+        if pages is None or not self._groups(group_rows, old, new):
+            return None
+        return pages
+
+    def _store_complete(self) -> bool:
+        """Every page and feed of the saved site has its row in the store, under its key:
+        then the rows that name an article are all the pages and feeds that show it."""
+        pages, groups = self.store.page_keys(), self.store.group_keys()
+        if pages is None or groups is None:
+            return False
+        if any(pages.get(file) != key for file, key in self.state.page_keys.items()):
+            return False
+        return all(
+            groups.get(name) == key
+            for name, (key, _) in self.state.groups.items()
+            if name.startswith("feed:") or name == "news-sitemap"
+        )
+
+    def _linked(self, rel: str, slug: str, path: str) -> Article:
+        """An article as this build's site has it (packed): entities, slug and URL."""
+        part = self._part(rel)
+        assert part is not None  # read() loaded its shard
+        src = part[rel]
+        return evolve(src.article, entities=src.refs, slug=slug, path=path)
+
+    def _pages(self, rows: list[PageRow], old: Cards, new: Cards) -> list[_Page] | None:
+        """Each row's page rendered with the new cards, after its old key is checked."""
+        state, config = self.state, self.config
+        env = make_env(config, self.cache / "templates")
+        before, after = KeyMemo(self.shown), KeyMemo(self.shown)
+        pages: list[_Page] = []
+        for file, key, template, source, slug, path, _, data in rows:
+            was, now = unpack(data, old), unpack(data, new)
+            if template == "article.html" and source:
+                if self._part(source) is None:
+                    return None
+                own = self._linked(source, slug, path)
+                gone = self.old.get(source)
+                prior = (
+                    own
+                    if gone is None
+                    else evolve(gone.article, entities=gone.refs, slug=slug, path=path)
+                )
+                job_was, job = article_page(prior, was, config), article_page(own, now, config)
+                full = unpack_body(own, self.shards[_shard_of(source)][source].body)
+                placed = place_images(full.body_html, state.image_sizes, config.base_path)
+                shown = replace(
+                    job, context={**job.context, "article": replace(full, body_html=placed)}
+                )
+            else:
+                job_was, job = PageJob(file, template, was), PageJob(file, template, now)
+                shown = job
+            if job.file != file or page_key(state.theme, context_key(job_was, before)) != key:
+                # The cards are not what the saved page was made of (the row's key is the
+                # State's): dropped, so that the full build writes them all again.
+                self.store.write(names=())
+                return None
             try:
-                data = render_job(env, replace(job, context=shown))
+                made = render_job(env, shown)
             except Exception:
                 return None  # the full build reports it
-            pages.append(_Page(file, new_key, data, (rel, new_key, slug, path, blob)))
+            pages.append(_Page(file, page_key(state.theme, context_key(job, after)), made))
         return pages
+
+    def _groups(self, rows: list[GroupRow], old: Cards, new: Cards) -> bool:
+        """The feeds and news sitemap that list a retitled article, made again."""
+        from .incremental import group_key
+
+        state = self.state
+        for name, key, refs, data in rows:
+            was, now = unpack(data, old), unpack(data, new)
+            if not isinstance(was, CardGroup) or group_key(state.theme, was.key()) != key:
+                self.store.write(names=())  # as in `_pages`
+                return False
+            made = now.files(self.config)
+            if [f for f, _ in made] != state.groups[name][1]:
+                return False
+            fresh = group_key(state.theme, now.key())
+            self.groups.append((name, fresh, made))
+            self.group_rows.append((name, fresh, refs, data))
+        return True
 
     def reindex(self) -> list[Bundle] | None:
         """The search index's bundles that hold an edited article, made again from the
@@ -282,8 +423,8 @@ class _Edit:
             raise
         before = state.shards
         names = list(before)
-        for i, part in self.shards.items():
-            names[i] = write_shard(cache, i, part)
+        for i in self.dirty:
+            names[i] = write_shard(cache, i, self.shards[i])
         state.shards = tuple(names)
         for page in pages:
             state.page_keys[page.file] = page.key
@@ -294,7 +435,9 @@ class _Edit:
             config, self.builder.version, state.gazetteers["site"][0], state.images_key
         )
         state.inputs_key = inputs_key(parts, state.published)
-        PageStore(cache / "pages.sqlite").put(page.row for page in pages)
+        self.store.write(
+            keys=[(page.file, page.key) for page in pages], cards=self.cards, groups=self.group_rows
+        )
         path = cache / "state.pickle"
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         with open(tmp, "wb") as handle:  # its SIDES stay in their files, unchanged

@@ -24,20 +24,24 @@ from .conftest import make_content
 PLACES = ("دمشق", "حلب", "بيروت", "عمان", "القاهرة")
 
 
-def story(i: int, extra: str = "", title: str | None = None) -> str:
-    """An article naming two places, with three headings (a table of contents)."""
+def story(
+    i: int, extra: str = "", title: str | None = None, slug: bool = False, summary: str = ""
+) -> str:
+    """An article naming two places, with three headings (a table of contents); with `slug`,
+    its URL is set in front matter (else made from its title)."""
     a, b = PLACES[i % 5], PLACES[(i + 2) % 5]
     head = title or f"خبر رقم {i} من {a}"
     body = "\n\n".join(f"## عنوان فرعي {h}\n\nفقرة {h} عن {a} و{b} في الخبر {i}." for h in range(3))
     return (
         f"---\ntitle: {head}\ndate: 2025-02-{1 + i % 27:02d}T09:00:00+03:00\n"
-        f"section: {'أخبار' if i % 3 else 'اقتصاد'}\nsummary: ملخص الخبر {i}\n---\n"
-        f"{body}\n{extra}"
+        + (f"slug: story-{i}\n" if slug else "")
+        + f"section: {'أخبار' if i % 3 else 'اقتصاد'}\nsummary: {summary or f'ملخص الخبر {i}'}\n"
+        f"---\n{body}\n{extra}"
     )
 
 
-def site(tmp_path: Path, n: int = 12) -> tuple[Path, Path]:
-    content = make_content(tmp_path, {f"s{i:02d}.md": story(i) for i in range(n)})
+def site(tmp_path: Path, n: int = 12, slug: bool = False) -> tuple[Path, Path]:
+    content = make_content(tmp_path, {f"s{i:02d}.md": story(i, slug=slug) for i in range(n)})
     return content, tmp_path / "site"
 
 
@@ -122,10 +126,10 @@ def test_a_body_edit_renders_its_own_page_only_and_matches_a_full_build(tmp_path
 @pytest.mark.parametrize(
     ("why", "text"),
     [
-        ("a new title", story(4, title="عنوان جديد كليا")),
+        ("a new title, so a new slug", story(4, title="عنوان جديد كليا")),
         ("a new place named", story(4, "\nوصل الوفد إلى القدس وبغداد.\n")),
-        ("a new summary", story(4).replace("ملخص الخبر 4", "ملخص آخر")),
         ("a new date", story(4).replace("2025-02-05", "2025-03-05")),
+        ("a new section", story(4).replace("section: أخبار", "section: رياضة")),
     ],
 )
 def test_an_edit_seen_beyond_its_page_gets_a_full_build(tmp_path: Path, why: str, text: str):
@@ -173,29 +177,89 @@ def test_a_store_row_not_written_for_the_saved_page_is_not_trusted(tmp_path: Pat
 
 
 def test_random_edits_always_leave_the_site_a_full_build_makes(tmp_path: Path):
-    """Body edits (quick), touches, and edits that reach other pages, in a random order:
-    after each, the site is the one a build without a cache makes."""
-    content, out = site(tmp_path, 10)
+    """Body edits, new headlines and summaries (quick), touches, new slugs and edits that
+    name new places (full), in a random order: after each, the site is the one a build
+    without a cache makes."""
+    content, out = site(tmp_path, 10, slug=True)
     cli_build(content, out)
     rng = random.Random(5)
-    quick = 0
-    for step in range(14):
+    kinds: dict[str, list[bool]] = {}
+    for step in range(24):
         i = rng.randrange(10)
         path = content / f"s{i:02d}.md"
-        kind = rng.choice(["body", "body", "touch", "title", "place"])
+        kind = rng.choice(["body", "touch", "title", "summary", "slug", "place"])
         if kind == "body":
-            edit(path, story(i, f"\nفقرة {step} أضيفت.\n" * rng.randint(1, 3)))
+            edit(path, story(i, f"\nفقرة {step} أضيفت.\n" * rng.randint(1, 3), slug=True))
         elif kind == "touch":
             st = path.stat()
             os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
         elif kind == "title":
-            edit(path, story(i, title=f"عنوان {step}"))
+            edit(path, story(i, title=f"عنوان {step} من {PLACES[i % 5]}", slug=True))
+        elif kind == "summary":
+            edit(path, story(i, slug=True, summary=f"ملخص جديد {step}"))
+        elif kind == "slug":
+            edit(path, story(i, title=f"عنوان {step} من {PLACES[i % 5]}"))
         else:
-            edit(path, story(i, f"\nزار الوفد {PLACES[step % 5]} وبغداد.\n"))
+            edit(path, story(i, f"\nزار الوفد {PLACES[step % 5]} وبغداد.\n", slug=True))
         result = cli_build(content, out)
-        quick += result.quick
+        kinds.setdefault(kind, []).append(result.quick)
         assert files(out) == fresh(content, tmp_path), (step, kind)
-    assert quick >= 3  # the quick build did take part
+    # (after a "slug" edit, the next edit of that story moves its URL back: a full build)
+    assert sum(kinds["title"]) >= 3 and any(kinds["summary"]) and any(kinds["body"]), kinds
+    assert not any(kinds["place"]) and not any(kinds["slug"]), kinds
+
+
+def test_a_new_headline_renders_the_pages_that_show_it_and_its_feeds(tmp_path: Path):
+    """A corrected headline (the story's URL set in front matter): its page, the listings
+    and related blocks that show it, its feeds and the news sitemap, nothing else; the
+    same bytes and the same saved State (feed keys too) as a full build."""
+    content, out = site(tmp_path, slug=True)
+    cli_build(content, out)
+    before = files(out)
+    edit(content / "s11.md", story(11, title="تصحيح - خبر رقم 11 من حلب", slug=True))
+    result = cli_build(content, out)
+    assert result.quick and result.reread == 1
+    after = files(out)
+    changed = {name for name in after if after[name] != before.get(name)}
+    assert set(result.written) == changed
+    showing = {name for name, data in after.items() if "تصحيح - خبر رقم 11".encode() in data}
+    assert changed == showing  # every file that shows the new headline, and only those
+    assert {"index.html", "atom.xml", "rss.xml", "feed.json", "news-sitemap.xml"} <= changed
+    assert any(n.startswith("entity/") and n.endswith("atom.xml") for n in changed)
+    assert sum(n.endswith("index.html") for n in changed) == result.rendered > 5
+    assert after == fresh(content, tmp_path)
+    saved = Builder(load_config(None, content_dir=content, output_dir=out, search=False),
+                    cache_dir=out.parent / ".cache").state  # fmt: skip
+    feeds = {n: k for n, k in saved.groups.items() if n.startswith("feed:")}
+    assert_saved_as_by_a_full_build(content, out)
+    full = Builder(load_config(None, content_dir=content, output_dir=out, search=False),
+                   cache_dir=out.parent / ".cache").state  # fmt: skip
+    assert feeds == {n: k for n, k in full.groups.items() if n.startswith("feed:")}
+
+
+def test_a_card_the_store_cannot_vouch_for_sends_a_headline_to_the_full_build(tmp_path: Path):
+    """Rows name other stories by reference: a card that is not what the saved pages were
+    made of (here another story's values under its name) must never be rendered."""
+    content, out = site(tmp_path, slug=True)
+    cli_build(content, out)
+    store = out.parent / ".cache" / "pages.sqlite"
+    with sqlite3.connect(store) as db:
+        other = db.execute("SELECT card FROM cards WHERE source = 's02.md'").fetchone()[0]
+        db.execute("UPDATE cards SET card = ? WHERE source = 's05.md'", (other,))
+    db.close()
+    edit(content / "s04.md", story(4, title="خبر رقم 4 من القاهرة بعد التحديث", slug=True))
+    result = cli_build(content, out)
+    assert not result.quick
+    assert files(out) == fresh(content, tmp_path)
+    edit(content / "s04.md", story(4, title="خبر رقم 4 من القاهرة مرة أخرى", slug=True))
+    assert cli_build(content, out).quick  # the full build put the cards right
+    assert files(out) == fresh(content, tmp_path)
+    with sqlite3.connect(store) as db:
+        db.execute("DELETE FROM pages WHERE file = 'index.html'")
+    db.close()
+    edit(content / "s04.md", story(4, title="خبر رقم 4 من القاهرة للمرة الثالثة", slug=True))
+    assert not cli_build(content, out).quick  # a page without its row: not complete
+    assert files(out) == fresh(content, tmp_path)
 
 
 @pytest.mark.skipif(not search.available(), reason="pagefind[bin] not installed")
