@@ -105,7 +105,7 @@ class BuildResult:
     groups: int = 0  # feed, sitemap and search groups made again
     seconds: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
-    quick: bool = False  # only edited articles' own pages were rendered (`quickedit`)
+    quick: bool = False  # only the pages showing the edited articles were rendered (`quickedit`)
 
     @property
     def css_only(self) -> bool:
@@ -126,10 +126,8 @@ class BuildResult:
             f"{stage} {secs:.2f} s" + (f" ({counts[stage]})" if stage in counts else "")
             for stage, secs in self.seconds.items()
         )
-        quick = (
-            f" (quick: the pages and feeds that show the edited articles, {self.rendered} pages)"
-        )
-        return line + quick if self.quick else line
+        pages = "1 page" if self.rendered == 1 else f"{self.rendered} pages"
+        return f"{line} (quick build: {pages} showing the edited articles)" if self.quick else line
 
     def summary(self) -> str:
         total = sum(self.seconds.values())

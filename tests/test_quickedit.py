@@ -1,6 +1,8 @@
-"""The quick build after a body-only edit (sahifa/quickedit.py): it renders the edited
-articles' own pages only, and what it leaves on disk is byte for byte what a full build of the
-same content makes. Any edit that reaches other pages goes through the full build."""
+"""The quick build after an edit to a story's body, headline or summary (sahifa/quickedit.py):
+it renders the pages that show the edited stories (a body edit: their own pages; a new
+headline: also the listings, related blocks and feeds that show it), and what it leaves on
+disk is byte for byte what a full build of the same content makes. Any edit that moves a
+story (its URL, date, section, entities) goes through the full build."""
 
 from __future__ import annotations
 
