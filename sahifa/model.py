@@ -141,6 +141,6 @@ def unpack_body(article: Article, blob: bytes) -> Article:
 
 def shard_of(source: str, count: int) -> int:
     """Which of `count` shards an article's source path falls in: the build cache's source
-    files (16) and the search index's bundles split articles by the same hash, so that
-    with 16 bundles the articles of one cache shard are those of one bundle."""
+    files (64) and the search index's bundles (up to 16) split articles by the same hash,
+    so that the articles of one cache shard are all in one bundle."""
     return zlib.crc32(source.encode("utf-8", "surrogatepass")) % count

@@ -135,7 +135,7 @@ def bundle_files(records: list[dict[str, Any]], bundle: str = BUNDLE) -> list[tu
 # are made in parallel. 16 bundles of ~625 articles at 10,000: one takes ~2 s against ~45 s
 # for the whole site in one (records ~12 s, Pagefind ~32 s).
 SHARD_ARTICLES = 500  # at least this many articles a bundle, on average
-MAX_SHARDS = 16  # a power of two dividing the build cache's 16 shards (`shard_of`)
+MAX_SHARDS = 16  # a power of two dividing the build cache's 64 shards (`shard_of`)
 
 
 def shard_count(articles: int) -> int:

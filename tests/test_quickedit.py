@@ -299,3 +299,26 @@ def test_a_missing_output_file_sends_a_body_edit_to_the_full_build(tmp_path: Pat
     result = cli_build(content, out)
     assert not result.quick and "index.html" in result.written
     assert files(out) == fresh(content, tmp_path)
+
+
+def test_a_store_of_another_layout_is_started_afresh_and_filled_by_the_next_build(tmp_path: Path):
+    """A page store written by another version (its schema number differs) is emptied, not
+    read: the edit goes to the full build, which writes a row for every page again, kept
+    pages included, so the edit after it is quick."""
+    content, out = site(tmp_path, slug=True)
+    cli_build(content, out)
+    store = out.parent / ".cache" / "pages.sqlite"
+    with sqlite3.connect(store) as db:
+        db.execute("PRAGMA user_version = 1")
+    db.close()
+    edit(content / "s03.md", story(3, title="خبر رقم 3 من عمان بعد التحديث", slug=True))
+    result = cli_build(content, out)
+    assert not result.quick and result.rendered < 20  # most pages kept, their rows written
+    with sqlite3.connect(store) as db:
+        rows = db.execute("SELECT count(*) FROM pages").fetchone()[0]
+    db.close()
+    config = load_config(None, content_dir=content, output_dir=out, search=False)
+    assert rows == len(Builder(config, cache_dir=out.parent / ".cache").state.page_keys)
+    edit(content / "s03.md", story(3, title="خبر رقم 3 من عمان مرة ثانية", slug=True))
+    assert cli_build(content, out).quick
+    assert files(out) == fresh(content, tmp_path)

@@ -109,6 +109,15 @@ def test_content_changed_in_turn(site: _Site):
     site.check("a story made a draft")
     story.write_text(text, "utf-8")
     site.check("the draft published again")
+    derby = content / "sport-aleppo-derby.md"
+    kept = derby.read_text("utf-8").replace("---\n", "---\nslug: aleppo-derby\n", 1)
+    derby.write_text(kept, "utf-8")
+    site.check("a story given its slug")
+    kept = kept.replace("تعادل مثير في قمة", "تعادل مثير ومتأخر في قمة", 1)
+    derby.write_text(kept, "utf-8")
+    site.check("its headline corrected (the quick build)")
+    derby.write_text(kept.replace("هدف في الدقيقة الأخيرة", "هدف متأخر", 1), "utf-8")
+    site.check("its summary rewritten (the quick build)")
     story.rename(story.with_name("renamed-" + story.name))
     site.check("a file renamed")
     names = content / "entities.toml"
