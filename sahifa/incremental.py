@@ -19,7 +19,7 @@ import multiprocessing as mp
 import os
 import pickle
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -147,13 +147,15 @@ def _shard(rel: str) -> int:
 SIDES = {"links": ("relate_memo", "co_memo"), "names": ("gazetteers",)}
 
 
-def write_shard(folder: Path, i: int | str, part: Any) -> str:
+def write_shard(folder: Path, i: int | str, part: Any, known: Collection[str] = ()) -> str:
     """Save one shard of State.sources (or a side: `SIDES`); its file is named by a digest
-    of its bytes."""
+    of its bytes. A file of that name is left as it is only when it is in `known` (read and
+    checked, or written, by this builder): any other may be a damaged copy under the right
+    name, which would make every later build distrust the cache."""
     data = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
     label = f"sources-{i:02d}" if isinstance(i, int) else i
     name = f"{label}-{hashlib.sha1(data).hexdigest()[:20]}.pickle"
-    if not (folder / name).exists():
+    if name not in known or not (folder / name).exists():
         tmp = folder / f"{name}.tmp{os.getpid()}"
         tmp.write_bytes(data)
         os.replace(tmp, folder / name)
@@ -371,6 +373,7 @@ class Builder:
         self._frozen = False  # the build has frozen the collector's objects (`build`)
         # Per shard of State.sources: its file and what it held when loaded or last saved.
         self._shards: list[tuple[str, dict[str, Source]] | None] = [None] * SHARDS
+        self._sides: set[str] = set()  # side files read and checked, or written, here
 
     # -- the cache file --------------------------------------------------------------------------
 
@@ -392,7 +395,7 @@ class Builder:
             state = self._read_state(path)
         except Exception as exc:  # a cache is never trusted: anything odd means start afresh
             log.info("ignoring build cache %s (%s)", path, exc)
-            self._shards = [None] * SHARDS
+            self._shards, self._sides = [None] * SHARDS, set()
             return State(version=self.version)
         if state.reading != reading_key(self.config):
             state.sources = {}  # read with other settings: every file is read again
@@ -406,6 +409,7 @@ class Builder:
                 raise ValueError("cache from another version")
             state.sources = self._load_shards(path.parent, state.shards)
             load_sides(state, path.parent)
+            self._sides = set(state.sides.values())
         return state
 
     def _seeded(self) -> State:
@@ -474,9 +478,12 @@ class Builder:
         shards = self._save_shards(path.parent)
         with open(tmp, "wb") as handle:
             sides = {
-                side: write_shard(path.parent, side, tuple(getattr(self.state, n) for n in names))
+                side: write_shard(
+                    path.parent, side, tuple(getattr(self.state, n) for n in names), self._sides
+                )
                 for side, names in SIDES.items()
             }
+            self._sides = set(sides.values())
             blank = {n: type(getattr(self.state, n))() for names in SIDES.values() for n in names}
             own = replace(self.state, sources={}, shards=shards, sides=sides, **blank)
             pickle.dump(own, handle, protocol=pickle.HIGHEST_PROTOCOL)

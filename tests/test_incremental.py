@@ -526,11 +526,31 @@ def test_a_damaged_or_missing_shard_means_no_cache(tmp_path: Path):
     # An edit, so that the build loads the cache (an unchanged site never needs it).
     (content / "c.md").write_text(article("طقس بيروت", 3, "أمطار غزيرة."), "utf-8")
     assert builder(content, out).build().reread == 3  # nothing trusted: all read again
-    next(iter(cache.glob("sources-*"))).unlink()
+    # The damaged file kept its name, which is the name of the right bytes: it was written
+    # again, not taken for them (else every later build would distrust the cache).
+    (content / "c.md").write_text(article("طقس بيروت", 3, "رياح."), "utf-8")
+    assert builder(content, out).build().reread == 1
+    next(p for p in sorted(cache.glob("sources-*")) if p != shard).unlink()
     (content / "c.md").write_text(article("طقس بيروت", 3, "ثلوج."), "utf-8")
     assert builder(content, out).build().reread == 3
     (content / "c.md").write_text(article("طقس بيروت", 3, "شمس."), "utf-8")
     assert builder(content, out).build().reread == 1  # whole again: trusted
+
+
+def test_a_damaged_side_file_is_written_again(tmp_path: Path):
+    """The linking memos and gazetteers are saved beside the State under the digest of their
+    bytes; a damaged copy under the right name is replaced by the next build."""
+    content, out = setup_site(tmp_path)
+    cache = tmp_path / ".cache"
+    builder(content, out).build()
+    side = next(cache.glob("names-*"))
+    data = bytearray(side.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    side.write_bytes(bytes(data))
+    (content / "c.md").write_text(article("طقس بيروت", 3, "أمطار غزيرة."), "utf-8")
+    assert builder(content, out).build().reread == 3  # the State not trusted
+    (content / "c.md").write_text(article("طقس بيروت", 3, "ثلوج."), "utf-8")
+    assert builder(content, out).build().reread == 1  # the side file was written again
 
 
 def test_the_read_reuses_the_stats_the_quick_key_took(tmp_path: Path, monkeypatch):
