@@ -1057,11 +1057,10 @@ class Builder:
             if job.file not in done and have.get(job.file) != keys[job.file]:
                 refs, data = pagestore.pack(_stored_context(job, self.config))
                 pages.append((job.file, keys[job.file], *_row_head(job), refs, data))
-        values = pagestore.card_values(names)
         gaz = self._gaz_key
-        fresh = {a.source: f"{a.digest}|{a.path}|{gaz}" for a in site.articles}
+        fresh = {a.source: pagestore.card_stamp(a, gaz) for a in site.articles}
         cards = [
-            (a.source, fresh[a.source], pickle.dumps(values(a), protocol=pickle.HIGHEST_PROTOCOL))
+            pagestore.card_row(a, names, gaz)
             for a in site.articles
             if stamps.get(a.source) != fresh[a.source]
         ]

@@ -73,9 +73,18 @@ def card(names: tuple[str, ...], values: tuple[Any, ...]) -> Article:
     return Article(**{**BLANKS, **dict(zip(names, values, strict=True))})
 
 
-def card_values(names: tuple[str, ...]) -> Any:
-    """A function: article -> the values of `names` on it (what `put_cards` stores)."""
-    return attrgetter(*names)
+def card_row(article: Article, names: tuple[str, ...], gaz_key: str) -> tuple[str, str, bytes]:
+    """(source, stamp, packed values): a story's row in `cards`, from the story as the site
+    has it (entities, slug, URL). The stamp covers all a card holds (the source's digest, the
+    URL, the gazetteer its entities were found with): a full build writes the card again
+    only when it changes."""
+    values = attrgetter(*names)(article)
+    stamp = card_stamp(article, gaz_key)
+    return article.source, stamp, pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def card_stamp(article: Article, gaz_key: str) -> str:
+    return f"{article.digest}|{article.path}|{gaz_key}"
 
 
 def refs_text(sources: Iterable[str]) -> str:

@@ -46,7 +46,7 @@ from .pagestore import (
     PageRow,
     PageStore,
     card,
-    card_values,
+    card_row,
     kept_fields,
     ref_sources,
     unpack,
@@ -82,7 +82,7 @@ def edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildRes
     or summaries; else None."""
     from .incremental import _collector_paused
 
-    with _collector_paused():  # a short run that unpickles a few shards of ~600 sources
+    with _collector_paused():  # a short run that unpickles a few shards of the sources
         return _edit_pages(builder, taken, started)
 
 
@@ -176,7 +176,6 @@ class _Edit:
         self.compared = tuple(f.name for f in fields(Article) if f.name not in may_differ)
         self.groups: list[Bundle] = []  # the feeds and news sitemap made again
         self.store = PageStore(cache / "pages.sqlite")
-        self.new_keys: list[tuple[str, str]] = []  # (file, page key) of the rows rendered
         self.group_rows: list[GroupRow] = []  # the rows of `groups`, with their new keys
         self.cards: list[tuple[str, str, bytes]] = []  # the new cards of `carded`
 
@@ -268,11 +267,9 @@ class _Edit:
             return None
         new = dict(old)
         for rel in carded:
-            own = self._linked(rel, *places[rel])
-            new[rel] = card(self.names, card_values(self.names)(own))
-            values = pickle.dumps(card_values(self.names)(own), protocol=pickle.HIGHEST_PROTOCOL)
-            stamp = f"{own.digest}|{own.path}|{state.gazetteers['site'][0]}"
-            self.cards.append((rel, stamp, values))
+            row = card_row(self._linked(rel, *places[rel]), self.names, state.gazetteers["site"][0])
+            new[rel] = card(self.names, pickle.loads(row[2]))
+            self.cards.append(row)
         pages = self._pages(list(rows.values()), old, new)
         if pages is None or not self._groups(group_rows, old, new):
             return None
