@@ -37,6 +37,7 @@ def story(
     return (
         f"---\ntitle: {head}\ndate: 2025-02-{1 + i % 27:02d}T09:00:00+03:00\n"
         + (f"slug: story-{i}\n" if slug else "")
+        + ("author: ريم الحسن\n" if i % 2 else "")  # an author page lists the odd ones
         + f"section: {'أخبار' if i % 3 else 'اقتصاد'}\nsummary: {summary or f'ملخص الخبر {i}'}\n"
         f"---\n{body}\n{extra}"
     )
