@@ -30,14 +30,15 @@ class BuildReport:
 
 
 def load_manifest(path: Path | None) -> dict[str, dict[str, str]]:
-    """Optional CSV with columns file,date[,category]: dates for scraped text files."""
+    """Optional CSV with columns file,date[,category][,slug]: dates, sections and fixed URL
+    names for scraped text files (which have no front matter to carry them)."""
     if path is None:
         return {}
     rows: dict[str, dict[str, str]] = {}
     with open(path, encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             name = Path(row.get("file", "")).name
-            rows[name] = {k: v for k, v in row.items() if k in ("date", "category") and v}
+            rows[name] = {k: v for k, v in row.items() if k in ("date", "category", "slug") and v}
     return rows
 
 

@@ -366,11 +366,14 @@ def read_article(
     date_value = meta.get("date", extra.get("date"))
     section = _as_text(rel, "section", meta.get("section"), line("section"))
     section = section or extra.get("category", "") or _folder_section(rel) or default_section
-    slug_source = _as_text(rel, "slug", meta.get("slug"), line("slug"))
+    # A slug from front matter, else from the manifest row: a URL that stays when the headline
+    # is corrected (one made from the title moves with it).
+    slug_source = _as_text(rel, "slug", meta.get("slug"), line("slug")) or extra.get("slug", "")
     slug = slugify(slug_source) if slug_source else slugify(title)
     if slug_source and not slug:
+        where = "slug" if meta.get("slug") else "the manifest's slug"
         raise ContentError(
-            rel, f"slug {slug_source!r} has no letters or digits left", line=line("slug")
+            rel, f"{where} {slug_source!r} has no letters or digits left", line=line("slug")
         )
     slug = slug or slugify(PurePosixPath(rel).stem)
     if not slug:

@@ -10,6 +10,7 @@ import os
 import random
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,46 @@ def test_a_store_of_another_layout_is_started_afresh_and_filled_by_the_next_buil
     edit(content / "s03.md", story(3, title="خبر رقم 3 من عمان مرة ثانية", slug=True))
     assert cli_build(content, out).quick
     assert files(out) == fresh(content, tmp_path)
+
+
+def test_a_scraped_story_pinned_by_the_manifest_keeps_its_address_when_retitled(tmp_path: Path):
+    """Scraped text has no front matter: its slug comes from its first line, so a corrected
+    headline moves it. A `slug` column in the manifest pins its address: the correction is
+    then a quick build, and the same site a full build makes."""
+
+    def scraped(i: int, title: str) -> str:
+        place = PLACES[i % 5]
+        return (
+            f"{title}\n\nFacebook\nWhatsApp\n\n{place} - صحيفة\n\nفقرة عن {place} في الخبر {i}.\n"
+        )
+
+    content = make_content(
+        tmp_path,
+        {f"t{i}.txt": scraped(i, f"خبر منقول رقم {i} من {PLACES[i % 5]}") for i in range(6)},
+    )
+    manifest = tmp_path / "manifest.csv"
+    rows = "".join(
+        f"t{i}.txt,2025-03-0{i + 1}T10:00:00+03:00,منوعات,scraped-{i}\n" for i in range(6)
+    )
+    manifest.write_text("file,date,category,slug\n" + rows, "utf-8")
+    out = tmp_path / "site"
+    config = load_config(None, content_dir=content, output_dir=out, manifest=manifest, search=False)
+    cache = tmp_path / ".cache"
+
+    def build() -> BuildResult:
+        report, taken = nothing_changed(config, cache)
+        return report or Builder(config, cache_dir=cache, jobs=1).build(taken=taken)
+
+    build()
+    assert (out / "منوعات" / "scraped-2" / "index.html").is_file()
+    edit(content / "t2.txt", scraped(2, "خبر منقول رقم 2 من بيروت بعد التصحيح"))
+    result = build()
+    assert result.quick and result.rendered > 1
+    page = (out / "منوعات" / "scraped-2" / "index.html").read_text("utf-8")
+    assert "خبر منقول رقم 2 من بيروت بعد التصحيح" in page
+    fresh_out = tmp_path / "fresh" / "site"
+    Builder(replace(config, output_dir=fresh_out), cache_dir=None).build()
+    assert files(out) == files(fresh_out)
+    manifest.write_text("file,date,category,slug\n" + rows.replace(",scraped-3", ",!!"), "utf-8")
+    with pytest.raises(SahifaError, match="t3.txt.*the manifest's slug '!!'"):
+        build()
