@@ -30,7 +30,7 @@ class Config:
     default_section: str = "أخبار"
     drafts: bool = False
     future: bool = False
-    manifest: Path | None = None  # CSV with file,date[,category] for scraped text without dates
+    manifest: Path | None = None  # CSV with file,date[,category][,slug] for scraped text
     publisher: str = ""
     search: bool = True  # build the Pagefind index (the slowest step on large sites)
     offline: bool = True  # web app manifest + a service worker that keeps read articles offline
