@@ -25,6 +25,7 @@ them again.)"""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 import time
@@ -55,6 +56,8 @@ from .publish import CardGroup
 from .readers import read_article, source_digest
 from .render import KeyMemo, PageJob, article_page, context_key, make_env, page_key, render_job
 from .writer import Patch
+
+log = logging.getLogger("sahifa")
 
 if TYPE_CHECKING:
     from .incremental import Builder, Source, State
@@ -236,8 +239,9 @@ class _Edit:
         page's), then rendered from the new ones."""
         try:
             return self._render()
-        except ERRORS:
-            return None  # a store that cannot vouch for its rows: the full build
+        except ERRORS as exc:  # a store that cannot vouch for its rows: the full build
+            log.info("page store: %s: %s (a full build instead)", type(exc).__name__, exc)
+            return None
 
     def _render(self) -> list[_Page] | None:
         state, store = self.state, self.store
