@@ -290,24 +290,30 @@ def _make_one(work: PageJob | FileGroup) -> Made:
     return builder._drop(work.make()), None, None
 
 
+def _own_article(job: PageJob) -> Article | None:
+    """The article whose own page `job` is (None: a listing or other page)."""
+    article = job.context.get("article")
+    return article if job.template == "article.html" and isinstance(article, Article) else None
+
+
 def _stored_context(job: PageJob, config: Config) -> dict[str, Any]:
     """What the page store keeps of a page's context: an article page's surroundings (its
     own article comes from the build cache's sources, `render.own_context`), any other
     page's whole context."""
-    article = job.context.get("article")
-    if job.template == "article.html" and isinstance(article, Article):
-        own = own_context(article, config)
-        return {k: v for k, v in job.context.items() if k not in own}
-    return job.context
+    article = _own_article(job)
+    if article is None:
+        return job.context
+    own = own_context(article, config)
+    return {k: v for k, v in job.context.items() if k not in own}
 
 
 def _row_head(job: PageJob) -> tuple[str, str, str, str]:
     """(template, source, slug, URL path): the page store's columns before refs and data;
     source, slug and path are an article page's, "" for any other page."""
-    article = job.context.get("article")
-    if job.template == "article.html" and isinstance(article, Article):
-        return job.template, article.source, article.slug, article.path
-    return job.template, "", "", ""
+    article = _own_article(job)
+    if article is None:
+        return job.template, "", "", ""
+    return job.template, article.source, article.slug, article.path
 
 
 def _run_item(index: int) -> Any:

@@ -224,24 +224,27 @@ class PageStore:
     ) -> None:
         """One transaction: rows put and dropped; `keys`: (file, new page key) of rows whose
         context is unchanged; `names`: the card fields (a change empties the cards)."""
-        parts = (list(pages), list(dropped), list(cards), list(uncarded), list(groups))
-        rest = (list(ungrouped), list(keys))
+        steps = [
+            ("DELETE FROM pages WHERE file = ?", [(f,) for f in dropped]),
+            ("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(pages)),
+            ("UPDATE pages SET page_key = ? WHERE file = ?", [(k, f) for f, k in keys]),
+            ("DELETE FROM cards WHERE source = ?", [(s,) for s in uncarded]),
+            ("INSERT OR REPLACE INTO cards VALUES (?, ?, ?)", list(cards)),
+            ("DELETE FROM groups WHERE name = ?", [(n,) for n in ungrouped]),
+            ("INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?)", list(groups)),
+        ]
         try:
-            self._write(*parts, *rest, names)
+            self._write(steps, names)
         except sqlite3.DatabaseError:  # not a database (or a damaged one): start it afresh
             self.clear()
-            self._write(*parts, *rest, names)
+            self._write(steps, names)
+
+    def forget_cards(self) -> None:
+        """Drop every card: the next full build writes them all again."""
+        self.write(names=())
 
     def _write(
-        self,
-        pages: list[PageRow],
-        dropped: list[str],
-        cards: list[tuple[str, str, bytes]],
-        uncarded: list[str],
-        groups: list[GroupRow],
-        ungrouped: list[str],
-        keys: list[tuple[str, str]],
-        names: tuple[str, ...] | None,
+        self, steps: list[tuple[str, list[tuple[Any, ...]]]], names: tuple[str, ...] | None
     ) -> None:
         db = self._connect()
         try:
@@ -252,15 +255,8 @@ class PageStore:
                 if row is None or row[0] != joined:
                     db.execute("DELETE FROM cards")
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('fields', ?)", (joined,))
-            db.executemany("DELETE FROM pages WHERE file = ?", ((f,) for f in dropped))
-            db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", pages)
-            db.executemany(
-                "UPDATE pages SET page_key = ? WHERE file = ?", ((k, f) for f, k in keys)
-            )
-            db.executemany("DELETE FROM cards WHERE source = ?", ((s,) for s in uncarded))
-            db.executemany("INSERT OR REPLACE INTO cards VALUES (?, ?, ?)", cards)
-            db.executemany("DELETE FROM groups WHERE name = ?", ((n,) for n in ungrouped))
-            db.executemany("INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?)", groups)
+            for statement, rows in steps:
+                db.executemany(statement, rows)
             db.execute("COMMIT")
         finally:
             db.close()

@@ -330,7 +330,7 @@ class _Edit:
             if job.file != file or page_key(state.theme, context_key(job_was, before)) != key:
                 # The cards are not what the saved page was made of (the row's key is the
                 # State's): dropped, so that the full build writes them all again.
-                self.store.write(names=())
+                self.store.forget_cards()
                 return None
             try:
                 made = render_job(env, shown)
@@ -347,7 +347,7 @@ class _Edit:
         for name, key, refs, data in rows:
             was, now = unpack(data, old), unpack(data, new)
             if not isinstance(was, CardGroup) or group_key(state.theme, was.key()) != key:
-                self.store.write(names=())  # as in `_pages`
+                self.store.forget_cards()  # as in `_pages`
                 return False
             made = now.files(self.config)
             if [f for f, _ in made] != state.groups[name][1]:
