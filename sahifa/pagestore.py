@@ -27,17 +27,18 @@ from __future__ import annotations
 import io
 import pickle
 import sqlite3
-import zlib
 from collections.abc import Iterable
 from dataclasses import MISSING, fields
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+import lz4.block
+
 from .model import Article
 from .publish import FEED_FIELDS
 
-SCHEMA = 2  # PRAGMA user_version: a store of another layout is started afresh
+SCHEMA = 3  # PRAGMA user_version: a store of another layout is started afresh
 REF_SEP = "\x1f"
 
 # (file, page key, template, article source or "", slug, URL path, refs, packed context)
@@ -128,12 +129,12 @@ def pack(value: Any) -> tuple[str, bytes]:
     out = io.BytesIO()
     pickler = _Pickler(out)
     pickler.dump(value)
-    return refs_text(pickler.refs), zlib.compress(out.getvalue(), 1)
+    return refs_text(pickler.refs), lz4.block.compress(out.getvalue())
 
 
 def unpack(data: bytes, cards: Cards) -> Any:
     """The inverse of `pack`, each reference resolved to `cards[source]`."""
-    return _Unpickler(io.BytesIO(zlib.decompress(data)), cards).load()
+    return _Unpickler(io.BytesIO(lz4.block.decompress(data)), cards).load()
 
 
 def ref_sources(refs: str) -> list[str]:
@@ -143,7 +144,7 @@ def ref_sources(refs: str) -> list[str]:
 # What a broken store raises: the caller treats any of these as "no store".
 ERRORS = (
     sqlite3.Error,
-    zlib.error,
+    lz4.block.LZ4BlockError,
     pickle.UnpicklingError,
     ValueError,
     EOFError,
