@@ -340,7 +340,8 @@ def read_article(
             )
 
     def line(key: str) -> int:
-        return _line_of(fm_text, key)
+        # Only a key that is there can be wrong: the others are never searched for.
+        return _line_of(fm_text, key) if key in meta else 1
 
     suffix = PurePosixPath(rel).suffix.lower()
     if suffix == ".md":

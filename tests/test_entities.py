@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from sahifa.arabic import token_columns
 from sahifa.cli import main
 from sahifa.entities import (
+    Matcher,
     analyse,
     extract,
     find_mentions,
@@ -284,3 +286,24 @@ def test_scan_filters_are_supersets_of_the_exact_tests(gaz):
             assert word in _TITLES_ANY, word
         if _given(word) is not None:
             assert word in _GIVEN_ANY, word
+
+
+def test_a_word_that_starts_only_longer_names_is_skipped_unless_their_next_word_follows():
+    # قوات starts names of two words or more only: a scan tries it where the next word can
+    # continue one of them, and nowhere else; every position it drops matches nothing.
+    matcher = Matcher()
+    matcher.add(("قوات", "سوريا", "الديمقراطيه"), "قوات سوريا الديمقراطية")
+    matcher.add(("سوريا",), "سوريا")
+    words = token_columns("قوات الأمن ولقوات سوريا الديمقراطية في سوريا قوات")[2]
+    positions = matcher.start_positions(words)
+    assert [words[i] for i in positions] == ["ولقوات", "سوريا", "سوريا"]
+    assert matcher.match_at(words, positions[0]) == ("قوات سوريا الديمقراطية", 3, 2)
+    # On real text: the kept positions are exactly those where a name may start.
+    text = decode("seed", SEED.read_bytes())
+    gaz = load_gazetteer(None)
+    words = token_columns(text)[2]
+    kept = set(gaz.matcher.start_positions(words))
+    assert kept, "the seed names places"
+    for i in range(len(words)):
+        if i not in kept:
+            assert gaz.matcher.match_at(words, i) is None, words[i]
