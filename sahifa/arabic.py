@@ -48,8 +48,13 @@ def strip_marks(text: str) -> str:
 def normalize(text: str) -> str:
     """Fold text for matching: marks removed, alef/ya/ta-marbuta/digit variants unified,
     Latin lower-cased, runs of white space collapsed."""
-    text = unicodedata.normalize("NFC", text).translate(_STRIP).translate(_FOLD)
-    return _SPACES.sub(" ", text).strip().lower()
+    # `str.translate` with these non-ASCII tables took ~0.26 ms for an article's text (the
+    # search index folds every article); a regex for the marks and `_fold_same_length` take
+    # ~0.07 ms, with the same result.
+    text = unicodedata.normalize("NFC", text)
+    if _MARKS_RE.search(text) is not None:
+        text = _MARKS_RE.sub("", text)
+    return _SPACES.sub(" ", _fold_same_length(text)).strip()
 
 
 def fold(text: str) -> str:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from sahifa.arabic import (
+    _FOLD,
+    _SPACES,
+    _STRIP,
     _TOKEN_RE,
     clitic_variants,
     fold,
@@ -68,3 +76,18 @@ def test_article_is_kept_unless_asked():
 def test_short_words_keep_their_first_letter():
     assert clitic_variants("فتح") == []
     assert clitic_variants("بان") == []
+
+
+_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهويأإآٱىةؤئ٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹ـًٌٍَُِّْٰ"
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(_LETTERS + "\u200f\u200c\u202b\ufeff \n\t،.AbİẞΣ1_-"), max_size=80
+    )
+)
+def test_normalize_is_the_same_as_translating_each_character(text):
+    # normalize folds with a regex and str.replace (fast on long texts); the definition is
+    # one translation table for the marks and one for the letters.
+    expected = unicodedata.normalize("NFC", text).translate(_STRIP).translate(_FOLD)
+    assert normalize(text) == _SPACES.sub(" ", expected).strip().lower()
