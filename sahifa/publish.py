@@ -489,6 +489,9 @@ class FileGroup:
     key: str
     make: Callable[[], list[tuple[str, bytes]]]
     shows: CardGroup | None = None  # a feed or the news sitemap: what it lists
+    # Made by an outside program in seconds (a search bundle), not in milliseconds: the
+    # builder hands these out first, one to a worker (`incremental.spread`).
+    heavy: bool = False
 
 
 # What a feed entry, a news-sitemap entry and an article's stamp use of an article: the cards

@@ -301,7 +301,8 @@ def search_groups(site: Site, config: Config) -> Iterator[FileGroup]:
         return
     for name, articles in shards(site):
         key = bundle_key(name, map(article_stamp, articles))
-        yield FileGroup(f"search:{name}", key, partial(index_files, site, config, articles, name))
+        make = partial(index_files, site, config, articles, name)
+        yield FileGroup(f"search:{name}", key, make, heavy=True)
 
 
 # The search page's script: fold the query like arabic.normalize, search, list the results. ---

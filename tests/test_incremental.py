@@ -10,7 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from sahifa.config import load_config
-from sahifa.incremental import Builder
+from sahifa.incremental import CHUNK_MAX, Builder, spread
 
 from .conftest import ROOT, make_content
 
@@ -816,3 +816,16 @@ def test_the_first_preview_takes_the_build_commands_reading(tmp_path: Path):
     alone, plain = preview_site(replace(config, output_dir=tmp_path / "elsewhere" / "site"))
     assert plain(alone).build().reread == 3
     assert site_bytes(shown.output_dir) == site_bytes(alone.output_dir)
+
+
+def test_heavy_work_is_handed_out_first_and_never_two_to_one_chunk():
+    # Search bundles take seconds each; pages take a millisecond. Handed out last, all the
+    # bundles fell in the last chunk of one worker.
+    items = [f"page{i}" for i in range(500)] + [f"bundle{i}" for i in range(5)]
+    out = spread(items, lambda item: item.startswith("bundle"))
+    assert sorted(out) == sorted(items)
+    chunks = [out[i : i + CHUNK_MAX] for i in range(0, len(out), CHUNK_MAX)]
+    heavy_per_chunk = [sum(item.startswith("bundle") for item in c) for c in chunks]
+    assert heavy_per_chunk[:5] == [1, 1, 1, 1, 1] and sum(heavy_per_chunk) == 5
+    assert [item for item in out if item.startswith("page")] == items[:500]  # order kept
+    assert spread(items[:500], lambda item: False) == items[:500]
