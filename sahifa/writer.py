@@ -137,8 +137,16 @@ def write_file(target: Path, data: bytes, made: set[Path] | None = None) -> None
         folder.mkdir(parents=True, exist_ok=True)
         if made is not None:
             made.add(folder)
-    with open(target, "wb") as handle:
-        handle.write(data)
+    # os.open/os.write rather than open(): a buffered file object also asks the system for
+    # the file's size, whether it is a terminal and where it is (three calls more per file,
+    # 26,000 files at 10,000 articles).
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 class _Stage:
