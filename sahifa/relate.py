@@ -79,6 +79,7 @@ class _Index:
     stamps: list[float | None]  # seconds since the epoch, by time rank
     postings: dict[str, list[int]]  # entity -> time ranks
     weights: dict[tuple[str, int], float]  # (entity, rank) -> weight in that article
+    posted: dict[str, list[float]]  # entity -> the weights of its postings, in their order
     idf: dict[str, float]  # entities used for relating (not too common)
     signatures: dict[str, str]  # entity -> digest of its posting list
 
@@ -153,11 +154,13 @@ def _index(articles: tuple[Article, ...]) -> _Index:
     n = len(articles)
     order = sorted(range(n), key=lambda i: _sort_key(articles[i]))
     postings: dict[str, list[int]] = defaultdict(list)
+    posted: dict[str, list[float]] = defaultdict(list)
     weights: dict[tuple[str, int], float] = {}
     for rank, i in enumerate(order):
         for ref in articles[i].entities:
             postings[ref.name].append(rank)
-            weights[ref.name, rank] = _weight(ref)
+            weights[ref.name, rank] = weight = _weight(ref)
+            posted[ref.name].append(weight)
     cap = n * MAX_SHARE if n >= MIN_ARTICLES_FOR_CAP else n + 1
     idfs = {name: idf(len(p)) for name, p in postings.items() if len(p) <= cap}
     stamps = [_stamp(articles[i]) for i in order]
@@ -174,7 +177,7 @@ def _index(articles: tuple[Article, ...]) -> _Index:
         )
         sig.update(array("d", map(weights.__getitem__, zip(repeat(name), plist))).tobytes())
         signatures[name] = sig.hexdigest()
-    return _Index(order, stamps, postings, weights, idfs, signatures)
+    return _Index(order, stamps, postings, weights, posted, idfs, signatures)
 
 
 def _scored(
@@ -182,7 +185,7 @@ def _scored(
 ) -> Scored:
     """The best `count` scored links of one article as (other source, score, shared)."""
     scores: dict[int, float] = defaultdict(float)
-    shared: dict[int, list[tuple[float, str]]] = defaultdict(list)
+    parts: list[tuple[int, float, str]] = []  # (other, part, entity): sorted out for the winners
     telling = [
         (index.weights[r.name, rank] * index.idf[r.name], r.name)
         for r in art.entities
@@ -191,11 +194,14 @@ def _scored(
     for w_a, name in heapq.nlargest(TOP_ENTITIES, telling):
         plist = index.postings[name]
         p = bisect.bisect_left(plist, rank)
-        for other in plist[max(0, p - NEIGHBOURS) : p + NEIGHBOURS + 1]:
+        lo, hi = max(0, p - NEIGHBOURS), p + NEIGHBOURS + 1
+        # The weights come from a list beside the posting list: no (entity, rank) tuple made
+        # and hashed per visit (~330 visits an article once the windows are full).
+        for other, weight in zip(plist[lo:hi], index.posted[name][lo:hi], strict=True):
             if other != rank:
-                part = w_a * index.weights[name, other]
+                part = w_a * weight
                 scores[other] += part
-                shared[other].append((-part, name))
+                parts.append((other, part, name))
     mine, stamps = index.stamps[rank], index.stamps
     # Ranks order articles newest first then by source: the tie-break needs no lookup.
     ranked = heapq.nsmallest(
@@ -203,6 +209,10 @@ def _scored(
         scores.items(),
         key=lambda kv: (-kv[1] * _decay_seconds(mine, stamps[kv[0]]), kv[0]),
     )
+    shared: dict[int, list[tuple[float, str]]] = {r: [] for r, _ in ranked}
+    for other, part, name in parts:
+        if other in shared:
+            shared[other].append((-part, name))
     return tuple(
         (
             articles[index.order[r]].source,
