@@ -331,6 +331,7 @@ let loading = null;
 async function open() {
   const pf = await import(bundle + "pagefind.js");
   await pf.options({ excerptLength: 20 });
+  await pf.init();  // the index itself, now rather than at the first search
   // A large site's index comes in several bundles (sahifa/search.py, shards): merged before
   // the first search, so that no search sees only part of it. All at once: each merge fetches
   // two files, and one after the other they cost two round trips a bundle (100,000 articles,
@@ -388,6 +389,10 @@ async function run() {
 
 form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
 if (select) select.addEventListener("change", run);
+// Start loading the index when the reader goes to type, not when they press Enter: merging a
+// large site's bundles takes round trips, which the typing hides. A failure is reported (and
+// retried) by the search itself.
+input.addEventListener("focus", () => { load().catch(() => {}); }, { once: true });
 const params = new URLSearchParams(location.search);
 input.value = params.get("q") || "";
 if (select && params.get("section")) select.value = params.get("section");

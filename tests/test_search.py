@@ -7,6 +7,7 @@ import functools
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -187,3 +188,46 @@ def test_a_new_pagefind_version_remakes_every_bundle(monkeypatch):
     assert search.bundle_key("pagefind", reversed(stamps)) == before
     monkeypatch.setattr(search, "pagefind_version", lambda: "9.9.9")
     assert search.bundle_key("pagefind", stamps) != before
+
+
+@pytest.mark.browser
+@needs_pagefind
+@pytest.mark.parametrize("which", [0, 2], ids=["one bundle", "split"])
+def test_the_index_starts_loading_when_the_reader_goes_to_type(browser, indexed, which: int):
+    # Not on opening the page (a reader may only look), but on focusing the box: the bundles'
+    # merge round trips then happen while the query is typed, not after Enter. Pagefind
+    # fetches from a worker, so the server's own log says what was asked for.
+    asked: list[str] = []
+
+    class Logged(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            asked.append(self.path)
+
+    handler = functools.partial(Logged, directory=str(indexed[which]))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/search/")
+        page.wait_for_load_state("networkidle")
+        assert not [p for p in asked if "pagefind" in p]
+        merged = (page.get_attribute("form[data-search-form]", "data-merge") or "").split()
+        page.focus("#search-q")
+        wanted = [
+            f"{b}{f}" for b in ["/pagefind/", *merged] for f in ("pagefind-entry", "pagefind.ar_")
+        ]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not all(
+            any(p.startswith(w) for p in asked) for w in wanted
+        ):
+            page.wait_for_timeout(50)
+        assert all(any(p.startswith(w) for p in asked) for w in wanted), (wanted, asked)
+        page.fill("#search-q", "الامارات")
+        page.press("#search-q", "Enter")
+        page.wait_for_function(
+            "document.querySelector('[data-search-status]').textContent.startsWith('النتائج')"
+        )
+        assert page.inner_text("[data-search-status]") == "النتائج: 2"
+    finally:
+        page.close()
+        server.shutdown()
