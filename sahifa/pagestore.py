@@ -275,10 +275,14 @@ class PageStore:
         rows = self._read("SELECT name, group_key FROM groups")
         return None if rows is None else dict(rows)  # type: ignore[arg-type]
 
+    def _cards_have(self, names: tuple[str, ...]) -> bool:
+        """Whether the cards were kept with exactly these fields (`write`'s `names`)."""
+        meta = self._read("SELECT value FROM meta WHERE name = 'fields'")
+        return bool(meta) and meta[0][0] == REF_SEP.join(names)
+
     def card_stamps(self, names: tuple[str, ...]) -> dict[str, str]:
         """source -> stamp of the cards kept with these fields ({} when other fields)."""
-        meta = self._read("SELECT value FROM meta WHERE name = 'fields'")
-        if not meta or meta[0][0] != REF_SEP.join(names):
+        if not self._cards_have(names):
             return {}
         rows = self._read("SELECT source, stamp FROM cards")
         return dict(rows) if rows else {}  # type: ignore[arg-type]
@@ -307,8 +311,7 @@ class PageStore:
     def cards(self, sources: Iterable[str], names: tuple[str, ...]) -> Cards | None:
         """source -> card, for those of `sources` the store has (None: no store, or cards
         kept with other fields)."""
-        meta = self._read("SELECT value FROM meta WHERE name = 'fields'")
-        if not meta or meta[0][0] != REF_SEP.join(names):
+        if not self._cards_have(names):
             return None
         rows = self._in(
             "SELECT source, card FROM cards WHERE source IN ({marks})", sorted(set(sources))

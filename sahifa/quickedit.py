@@ -80,6 +80,11 @@ class _Page:
     data: bytes
 
 
+def _placed(src: Source, slug: str, path: str) -> Article:
+    """A cached source's article with its entities, and the slug and URL its page has."""
+    return evolve(src.article, entities=src.refs, slug=slug, path=path)
+
+
 def edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildResult | None:
     """Do the build if at most EDIT_MAX articles changed, and only in their bodies, headlines
     or summaries; else None."""
@@ -297,8 +302,7 @@ class _Edit:
         """An article as this build's site has it (packed): entities, slug and URL."""
         part = self._part(rel)
         assert part is not None  # read() loaded its shard
-        src = part[rel]
-        return evolve(src.article, entities=src.refs, slug=slug, path=path)
+        return _placed(part[rel], slug, path)
 
     def _pages(self, rows: list[PageRow], old: Cards, new: Cards) -> list[_Page] | None:
         """Each row's page rendered with the new cards, after its old key is checked."""
@@ -313,11 +317,7 @@ class _Edit:
                     return None
                 own = self._linked(source, slug, path)
                 gone = self.old.get(source)
-                prior = (
-                    own
-                    if gone is None
-                    else evolve(gone.article, entities=gone.refs, slug=slug, path=path)
-                )
+                prior = own if gone is None else _placed(gone, slug, path)
                 job_was, job = article_page(prior, was, config), article_page(own, now, config)
                 full = unpack_body(own, self.shards[_shard_of(source)][source].body)
                 placed = place_images(full.body_html, state.image_sizes, config.base_path)
