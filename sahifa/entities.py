@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .arabic import clitic_variants, normalize, raw_prefix, token_columns, tokens
 from .errors import ContentError
-from .model import Article, Entity, EntityRef, Mention
+from .model import Article, Columns, Entity, EntityRef, Mention
 from .urls import slugify
 
 TYPES = ("place", "person", "organisation", "other")
@@ -326,9 +326,13 @@ def _in_compound_name(
     )
 
 
-def find_mentions(gaz: Gazetteer, text: str) -> list[tuple[str, Mention]]:
-    """All (canonical name, mention) pairs in `text`, left to right, longest match first."""
-    return [(name, m) for name, m, _, _ in _scan(gaz.matcher, text, *token_columns(text))]
+def find_mentions(
+    gaz: Gazetteer, text: str, cols: Columns | None = None
+) -> list[tuple[str, Mention]]:
+    """All (canonical name, mention) pairs in `text`, left to right, longest match first.
+    `cols`: the text's `token_columns`, when the caller has them already."""
+    cols = token_columns(text) if cols is None else cols
+    return [(name, m) for name, m, _, _ in _scan(gaz.matcher, text, *cols)]
 
 
 @dataclass(frozen=True)
@@ -341,10 +345,13 @@ class Found:
     known: bool = True
 
 
-def analyse(gaz: Gazetteer, text: str, candidates: bool = True) -> list[Found]:
+def analyse(
+    gaz: Gazetteer, text: str, candidates: bool = True, cols: Columns | None = None
+) -> list[Found]:
     """Every known entity and (optionally) every discovered candidate in `text`, by first
-    mention. Candidates' later mentions (the same words again) are found too."""
-    starts, ends, words = token_columns(text)
+    mention. Candidates' later mentions (the same words again) are found too. `cols`: the
+    text's `token_columns`, when the caller has them already."""
+    starts, ends, words = token_columns(text) if cols is None else cols
     toks = list(zip(starts, ends, words, strict=True))
     known = _scan(gaz.matcher, text, starts, ends, words)
     taken = [False] * len(toks)
@@ -922,12 +929,13 @@ def _not_a_later_name(word: str, prev: str) -> bool:
 # Articles --------------------------------------------------------------------------------------
 
 
-def extract(gaz: Gazetteer, article: Article) -> tuple[EntityRef, ...]:
-    """The article's entities with counts and prominence (title, first paragraph)."""
+def extract(gaz: Gazetteer, article: Article, cols: Columns | None = None) -> tuple[EntityRef, ...]:
+    """The article's entities with counts and prominence (title, first paragraph). `cols`:
+    the `token_columns` of its text, when the caller has them already."""
     title_end = len(article.title)
     lead_end = title_end + 1 + len(article.text[title_end + 1 :].split("\n", 2)[0])
     counts: dict[str, list[int]] = {}
-    for name, mention in find_mentions(gaz, article.text):
+    for name, mention in find_mentions(gaz, article.text, cols):
         stats = counts.setdefault(name, [0, 0, 0])
         stats[0] += 1
         stats[1] |= mention.start < title_end
@@ -986,10 +994,14 @@ def _best_type(votes: Counter[str]) -> str:
     return max(specific)[1] if specific else "other"
 
 
-def article_candidates(gaz: Gazetteer, article: Article) -> tuple[tuple[str, str], ...]:
+def article_candidates(
+    gaz: Gazetteer, article: Article, cols: Columns | None = None
+) -> tuple[tuple[str, str], ...]:
     """(name, type) of every name discovered in one article that `gaz` does not know.
-    Depends on the article and the gazetteer only, so a build can cache it per article."""
-    return tuple(sorted({(f.name, f.type) for f in analyse(gaz, article.text) if not f.known}))
+    Depends on the article and the gazetteer only, so a build can cache it per article.
+    `cols`: the `token_columns` of its text, when the caller has them already."""
+    found = analyse(gaz, article.text, cols=cols)
+    return tuple(sorted({(f.name, f.type) for f in found if not f.known}))
 
 
 def promote_discovered(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import zlib
+from array import array
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -141,6 +142,31 @@ def unpack_body(article: Article, blob: bytes) -> Article:
     """The inverse of `pack_body`."""
     body_html, text = pickle.loads(lz4.block.decompress(blob))
     return replace(article, body_html=body_html, text=text)
+
+
+Columns = tuple[list[int], list[int], list[str]]  # token starts, ends, folded words
+
+
+def pack_columns(cols: Columns) -> bytes | None:
+    """An article's tokens (`arabic.token_columns`) packed to go from the worker that read
+    the article to the one that extracts its entities, which would otherwise split the text
+    again (0.26 ms an article, against 0.1 ms for packing and unpacking). None when they do
+    not fit the format (an offset past 2**32, a NUL in a word): the text is split again."""
+    starts, ends, words = cols
+    joined = "\x00".join(words)
+    if (ends and ends[-1] >= 2**32) or joined.count("\x00") != max(len(words) - 1, 0):
+        return None
+    payload = (array("I", starts).tobytes(), array("I", ends).tobytes(), joined)
+    return lz4.block.compress(pickle.dumps(payload, protocol=5))
+
+
+def unpack_columns(blob: bytes) -> Columns:
+    """The inverse of `pack_columns`."""
+    starts, ends, joined = pickle.loads(lz4.block.decompress(blob))
+    first, last = array("I"), array("I")
+    first.frombytes(starts)
+    last.frombytes(ends)
+    return first.tolist(), last.tolist(), joined.split("\x00") if joined or first else []
 
 
 def shard_of(source: str, count: int) -> int:

@@ -12,6 +12,7 @@ from sahifa.cli import main
 from sahifa.entities import (
     Matcher,
     analyse,
+    article_candidates,
     extract,
     find_mentions,
     load_gazetteer,
@@ -307,3 +308,15 @@ def test_a_word_that_starts_only_longer_names_is_skipped_unless_their_next_word_
     for i in range(len(words)):
         if i not in kept:
             assert gaz.matcher.match_at(words, i) is None, words[i]
+
+
+def test_entities_from_shipped_tokens_are_the_same(gaz):
+    """The build ships each article's tokens from reading to extraction (pack_columns):
+    discovery and extraction then see exactly what they would find splitting the text."""
+    from sahifa.model import pack_columns, unpack_columns
+
+    art = read_article(SEED.name, SEED.read_bytes())
+    cols = unpack_columns(pack_columns(token_columns(art.text)))
+    assert article_candidates(gaz, art, cols) == article_candidates(gaz, art)
+    refs = extract(gaz.copy(), art, cols)
+    assert refs == extract(gaz.copy(), art) and len(refs) > 3

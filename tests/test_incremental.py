@@ -11,6 +11,7 @@ from bs4 import BeautifulSoup
 
 from sahifa.config import load_config
 from sahifa.incremental import CHUNK_MAX, Builder, spread
+from sahifa.readers import read_article
 
 from .conftest import ROOT, make_content
 
@@ -829,3 +830,29 @@ def test_heavy_work_is_handed_out_first_and_never_two_to_one_chunk():
     assert heavy_per_chunk[:5] == [1, 1, 1, 1, 1] and sum(heavy_per_chunk) == 5
     assert [item for item in out if item.startswith("page")] == items[:500]  # order kept
     assert spread(items[:500], lambda item: False) == items[:500]
+
+
+def test_tokens_go_from_reading_to_extraction_within_their_budget(tmp_path: Path, monkeypatch):
+    """Each article's text is split into tokens once, when it is read; extraction gets them
+    packed (model.pack_columns). Past COLUMNS_BUDGET bytes they are not kept, and extraction
+    splits the text again: the same site either way."""
+    import sahifa.entities as ent
+    import sahifa.incremental as inc
+
+    split: list[str] = []
+    real = ent.token_columns
+
+    def counted(text: str):
+        split.append(text)
+        return real(text)
+
+    monkeypatch.setattr(ent, "token_columns", counted)
+    content, _ = setup_site(tmp_path)
+    kept_out, over_out = tmp_path / "a" / "site", tmp_path / "b" / "site"
+    builder(content, kept_out, jobs=1).build()
+    texts = {p.name: read_article(p.name, p.read_bytes()).text for p in content.glob("*.md")}
+    assert not set(split) & set(texts.values())  # read once (in incremental), never again
+    monkeypatch.setattr(inc, "COLUMNS_BUDGET", 0)
+    builder(content, over_out, jobs=1).build()
+    assert sorted(t for t in split if t in texts.values()) == sorted(texts.values())
+    assert site_bytes(kept_out) == site_bytes(over_out)

@@ -90,3 +90,16 @@ def test_slugify_is_always_a_safe_segment(text: str, ascii_only: bool):
     assert slugify(unicodedata.normalize("NFD", text), ascii_only) == slug
     if ascii_only:
         assert slug.isascii()
+
+
+@SETTINGS
+@given(text=texts)
+def test_packed_tokens_come_back_as_they_were(text: str):
+    """What the read worker ships to extraction (model.pack_columns) is the text's tokens."""
+    from sahifa.arabic import token_columns
+    from sahifa.model import pack_columns, unpack_columns
+
+    cols = token_columns(text)
+    packed = pack_columns(cols)
+    assert packed is not None  # any text fits: offsets under 2**32, no NUL inside a token
+    assert unpack_columns(packed) == cols
