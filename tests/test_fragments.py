@@ -66,3 +66,28 @@ def test_escapes_and_starts_again_when_full(tmp_path: Path) -> None:
     for n in (2, 3, 4):
         fragment("article-card.html", item=art(n))
     assert 1 <= len(fragment.memo) <= 2
+
+
+def test_the_theme_globals_are_called_without_jinja_s_inspection(tmp_path: Path, monkeypatch):
+    """`render._direct_calls`: url(), fragment() and built-in methods are called straight
+    from the template (inside loops too); a pass_context function a site adds still gets
+    the page's context through Jinja's own `Context.call`, and the output is the same."""
+    import jinja2
+
+    env = env_with(tmp_path, "<li>{{ item }}</li>")
+    env.globals["here"] = jinja2.pass_context(lambda ctx: ctx["where"])
+    inspected: list[str] = []
+    jinja_call = jinja2.runtime.Context.call
+
+    def counted(self, obj, *args, **kwargs):  # noqa: ANN001, ANN202
+        inspected.append(getattr(obj, "__name__", type(obj).__name__))
+        return jinja_call(self, obj, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.runtime.Context, "call", counted)
+    page = env.from_string(
+        "{% for i in range(2) %}{{ url('/أ/') }}|{{ 'a b'.split()|length }}|{{ here() }}|"
+        "{{ fragment('article-card.html', item=i) }};{% endfor %}"
+    )
+    out = page.render(where="هنا")
+    assert out == "/أ/|2|هنا|<li>0</li>;/أ/|2|هنا|<li>1</li>;"
+    assert sorted(inspected) == ["<lambda>", "<lambda>", "range"]
