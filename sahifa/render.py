@@ -47,6 +47,9 @@ def make_env(config: Config, bytecode_dir: Path | None = None) -> jinja2.Environ
         # Every include would stat its file on each page: the builder makes a new environment
         # whenever a template's bytes change (its theme digest), so checking is never needed.
         auto_reload=False,
+        # A plain dict instead of a locked LRU: every include and fragment looks its template
+        # up, and a theme has a few dozen templates.
+        cache_size=-1,
     )
     base = config.base_path
 
