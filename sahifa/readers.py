@@ -79,7 +79,9 @@ def split_front_matter(path: str, text: str) -> tuple[dict[str, Any], str, int]:
     block = text[4 : 4 + end.start()]
     body_start = 4 + end.end() + 1
     try:
-        data = yaml.load(block, Loader=_yaml_loader(block)) if block.strip() else {}
+        data = _plain_front_matter(block)
+        if data is None:
+            data = yaml.load(block, Loader=_yaml_loader(block)) if block.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -93,6 +95,90 @@ def split_front_matter(path: str, text: str) -> tuple[dict[str, Any], str, int]:
         raise ContentError(path, "front matter must be a mapping of 'key: value' lines", line=2)
     lines_before = text[:body_start].count("\n")
     return data, text[body_start:], lines_before
+
+
+# The front matter nearly every file has is a few `key: value` lines of text, lists of names,
+# a date, a flag: read directly, with exactly YAML's meaning, in a fraction of libyaml's time
+# (~50 us a file, most of it building YAML nodes). Anything less plain goes to YAML.
+_RESOLVER = yaml.resolver.Resolver()
+_TAG = "tag:yaml.org,2002:"
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_FLOW_STOPS = re.compile(r"[,\[\]{}:#'\"]")
+_WHEN = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+
+
+def _plain_front_matter(block: str) -> dict[str, Any] | None:
+    """The mapping of a front matter made only of simple lines (see above), or None."""
+    data: dict[str, Any] = {}
+    for line in block.split("\n"):
+        key, sep, raw = line.rstrip(" ").partition(": ")
+        if not sep or key not in KNOWN_KEYS:
+            if line.strip(" "):
+                return None
+            continue  # a blank line
+        value = _plain_value(raw.strip(" "))
+        if value is None:
+            return None
+        data[key] = value
+    return data
+
+
+def _plain_value(raw: str) -> Any:
+    """`raw` as YAML reads it, when it is a double-quoted text without escapes, a flow list
+    of such texts or plain words, a plain word or phrase, a date, a flag; else None."""
+    if not raw.isprintable():  # stricter than YAML, which refuses some of these
+        return None
+    if raw.startswith('"'):
+        return _quoted(raw)
+    if raw.startswith("["):
+        return _flow_list(raw)
+    return _scalar(raw)
+
+
+def _quoted(raw: str) -> str | None:
+    inner = raw[1:-1]
+    if len(raw) < 2 or raw[0] != '"' or raw[-1] != '"' or '"' in inner or "\\" in inner:
+        return None
+    return inner
+
+
+def _flow_list(raw: str) -> list[Any] | None:
+    if not raw.endswith("]"):
+        return None
+    inner = raw[1:-1]
+    if not inner.strip(" "):
+        return []
+    items = []
+    for piece in inner.split(","):
+        item = piece.strip(" ")
+        if item.startswith('"'):
+            value = _quoted(item)
+        else:  # plain inside [ ]: none of the characters that would end or nest it
+            value = None if _FLOW_STOPS.search(item) else _scalar(item)
+        if value is None:
+            return None
+        items.append(value)
+    return items
+
+
+def _scalar(raw: str) -> Any:
+    """A plain scalar on one line: text, a flag, a date; None for anything else (a number,
+    a null, a word YAML would read otherwise)."""
+    if not raw or raw[0] in _INDICATORS or ": " in raw or raw.endswith(":") or " #" in raw:
+        return None
+    tag = _RESOLVER.resolve(yaml.ScalarNode, raw, (True, False))
+    if tag == _TAG + "str":
+        return raw
+    if tag == _TAG + "bool":
+        return yaml.constructor.SafeConstructor.bool_values[raw.lower()]
+    if tag == _TAG + "timestamp" and _WHEN.fullmatch(raw):
+        try:
+            return datetime.fromisoformat(raw) if "T" in raw else date.fromisoformat(raw)
+        except ValueError:
+            return None  # 2024-02-30: YAML says where
+    return None
 
 
 _FLOW_OPEN = re.compile(r"[\[{]")

@@ -103,3 +103,44 @@ def test_packed_tokens_come_back_as_they_were(text: str):
     packed = pack_columns(cols)
     assert packed is not None  # any text fits: offsets under 2**32, no NUL inside a token
     assert unpack_columns(packed) == cols
+
+
+KEYS = ["title", "date", "slug", "section", "entities", "tags", "draft", "lang", "other", "on"]
+VALUES = [
+    '"نص"', '"a: b # c"', '"x\\"y"', '"a\\\\b"', '"tab\tin"', '""', '"', 'x"', '"\u200f"',
+    "[]", '["a", "b"]', '[ "a" ,"b" ]', '["a", ]', "[a]", '["a, b"]', '["a", "b, c"]',
+    "a000001", "yes", "No", "on", "null", "~", "123", "0x1F", "1_000", "3.5", ".inf", "<<",
+    "=", "-a", "a-b", "كلمة", "كلمة أخرى", "a: b", "a #b", "a#b", "٢٠٢٤", "2024-10-04",
+    "2024-10-04T09:30:00+03:00", "2024-10-04T09:30:00Z", "2024-02-30T09:30:00Z",
+    "2024-10-04T24:00:00", "2024-10-04 09:30:00", "2024-10-04T09:30:00.5Z", "&a", "*a", "!x",
+    "|", ">", "'q'", "{a: b}", "a\u0085b", "", "true", "False", "OFF", "y", "2024-13-01",
+    "قمة [حلب]", "قمة, دمشق", "a b  c", "a:b", "a :b", "a:", "[حلب, دمشق]", "[كرة القدم, 2024]",
+    "[a: b]", "[a #b]", "[a#b]", "[yes, no]", "[[a]]", "[a, [b]]", "[a", "a]", "[~]", "[-a]",
+    "[a, \"b\"]", "[\"a\", b c]", "[a b, ]", "[2024-01-01]", "%a", "a%", "@a", "`a", "?a",
+]  # fmt: skip
+front_lines = st.one_of(
+    st.builds(lambda k, v, pad: f"{k}:{pad}{v}", st.sampled_from(KEYS), st.sampled_from(VALUES),
+              st.sampled_from([" ", "  ", "", "\t"])),
+    st.sampled_from(["", "  ", "# note", "  title: x", "- a"]),
+    st.text(max_size=20),
+)  # fmt: skip
+
+
+@SETTINGS
+@given(lines=st.lists(front_lines, max_size=8))
+def test_plain_front_matter_reads_as_yaml_does(lines: list[str]):
+    """`readers._plain_front_matter` (the quick path for simple front matter) gives what
+    YAML gives, or declines."""
+    import yaml
+
+    from sahifa.readers import _plain_front_matter, _yaml_loader
+
+    block = "\n".join(lines)
+    quick = _plain_front_matter(block)
+    if quick is None:
+        return
+    try:
+        slow = yaml.load(block, Loader=_yaml_loader(block)) if block.strip() else {}
+    except yaml.YAMLError:
+        raise AssertionError(f"accepted what YAML refuses: {block!r}") from None
+    assert repr(quick) == repr(slow)  # types, time zones and order too

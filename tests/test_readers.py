@@ -124,3 +124,24 @@ def test_body_images_load_lazily():
         "lazy",
         "async",
     )
+
+
+def test_the_sample_front_matter_is_read_without_yaml_and_means_the_same():
+    """`_plain_front_matter` reads the usual front matter (Arabic text, [حلب, دمشق] lists,
+    dates) itself; what it reads is what YAML reads. Its property test is in test_properties."""
+    import yaml
+
+    from sahifa.readers import _plain_front_matter, _yaml_loader
+
+    from .conftest import ROOT
+
+    blocks = []
+    for path in sorted((ROOT / "content").glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        blocks.append(text[4 : text.index("\n---", 4)])
+    assert len(blocks) >= 10
+    for block in blocks:
+        quick = _plain_front_matter(block)
+        assert quick is not None, block
+        assert repr(quick) == repr(yaml.load(block, Loader=_yaml_loader(block)))
+    assert _plain_front_matter("title: x\nauthor:\n  - a") is None  # anything else: YAML
