@@ -183,7 +183,8 @@ def strong_direction_counts(text: str) -> tuple[int, int]:
 
 
 _RTL_CHARS = re.compile(r"[\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFF]")
-_LTR_CHARS = re.compile(r"[A-Za-z\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF]")
+LTR_LETTERS = r"[A-Za-z\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF]"  # Latin, Greek, Cyrillic
+_LTR_CHARS = re.compile(LTR_LETTERS)
 
 
 def text_direction(text: str) -> str | None:

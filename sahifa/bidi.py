@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import re
 
-from .arabic import text_direction
+from .arabic import LTR_LETTERS, text_direction
 
 _WORD = r"[A-Za-z\u00C0-\u024F][A-Za-z0-9\u00C0-\u024F]*(?:['’.&-][A-Za-z0-9\u00C0-\u024F]+)*"
 _JOIN = r"(?:[ \t]+|[ \t]*[,:/+@.][ \t]*)"
@@ -31,6 +31,12 @@ _RUN = re.compile(
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)[0-9]{1,4}(?:[ \t-][0-9]{1,5}){1,5}(?![\w])")
 # What any run or phone number starts with: most Arabic lines have none and skip the scans.
 _MAY_NEED = re.compile(r"[A-Za-z\u00C0-\u024F]|\+[0-9]|00[0-9]")
+# Anything that makes a line more than escaped text: a run or number to isolate, or a letter
+# `text_direction` counts as left-to-right.
+_NOT_PLAIN = re.compile(f"{_MAY_NEED.pattern}|{LTR_LETTERS}")
+# The characters any of those starts with: one class, which `re` scans several times faster
+# than the alternation (most Arabic bodies have none of them).
+_NOT_PLAIN_FIRST = re.compile(r"[A-Za-z\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF+0]")
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 
 
@@ -41,6 +47,12 @@ def _ends_line(text: str, end: int) -> bool:
 def is_arabic_line(text: str) -> bool:
     """True when `text` has Arabic and is not mostly Latin: its Latin runs need isolating."""
     return bool(_ARABIC.search(text)) and text_direction(text) != "ltr"
+
+
+def escape_only(text: str) -> bool:
+    """No left-to-right letter and nothing `isolate` would wrap: every line of `text` only
+    needs escaping, and none needs a `dir` of its own."""
+    return _NOT_PLAIN_FIRST.search(text) is None or _NOT_PLAIN.search(text) is None
 
 
 def isolate(text: str, arabic_line: bool | None = None) -> str:

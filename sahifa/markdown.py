@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import logging
+import re
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 from .arabic import text_direction
-from .bidi import is_arabic_line, isolate
+from .bidi import escape_only, is_arabic_line, isolate
 from .model import Heading
 from .urls import slugify
 
@@ -93,6 +96,14 @@ def render_markdown(
 ) -> tuple[str, tuple[Heading, ...], str]:
     """Return (html, headings, plain text). `name` and `first_line` (the body's first line in
     the file) are for the warning about text nested too deeply to show."""
+    prose = render_prose(source)
+    return prose if prose is not None else _render_tokens(md, source, name, first_line)
+
+
+def _render_tokens(
+    md: MarkdownIt, source: str, name: str, first_line: int
+) -> tuple[str, tuple[Heading, ...], str]:
+    """`render_markdown` through markdown-it's tokens: any Markdown."""
     env: dict[str, int] = {}
     tokens = md.parse(source, env)
     if "cut_at_line" in env:
@@ -120,3 +131,75 @@ def render_markdown(
                 tok.attrSet("dir", direction)
     html = md.renderer.render(tokens, md.options, {"anchors": True})
     return html, tuple(headings), "\n".join(text)
+
+
+# Prose: paragraphs and `#` headings whose text no rule of markdown-it acts on. Most news
+# articles are only that, and rendering them here takes a fifth of markdown-it's time (it
+# makes and walks a token per line, per paragraph and per rule it tries). `render_prose`
+# gives exactly what `render_markdown` gives through markdown-it; a differential property
+# test holds it to that (tests/test_properties.py). Anything else goes to markdown-it.
+#
+# Refused anywhere: what starts an inline rule (backslash, backtick, *, _, ~, [ and ], so
+# also an image's ![, <, &), a table's |, tabs, CR and NUL. Refused at the start of a line:
+# what starts a block or a list (#, >, -, +, =, a digit) unless it is a heading, and white
+# space, which indents or is stripped.
+_INLINE_SYNTAX = re.compile(r"[\\`*_~\[\]<&|\t\r\x00]")
+_BLOCK_START = re.compile(r"[#>\-+=0-9]")
+_HEADING = re.compile(r"(#{1,6}) ([^#]+)")
+
+
+def render_prose(source: str) -> tuple[str, tuple[Heading, ...], str] | None:
+    """(html, headings, plain text) of a body of plain paragraphs and headings, else None."""
+    if _INLINE_SYNTAX.search(source) is not None:
+        return None
+    blocks: list[tuple[int, list[str]]] = []  # (heading level or 0 for a paragraph, lines)
+    para: list[str] = []
+    for line in source.split("\n"):
+        if not line.strip(" "):  # blank: spaces only
+            if para:
+                blocks.append((0, para))
+                para = []
+            continue
+        if line != line.strip():
+            return None
+        if _BLOCK_START.match(line):
+            heading = _HEADING.fullmatch(line)
+            if heading is None or heading.group(2) != heading.group(2).strip():
+                return None
+            if para:
+                blocks.append((0, para))
+                para = []
+            blocks.append((len(heading.group(1)), [heading.group(2)]))
+            continue
+        para.append(line)
+    if para:
+        blocks.append((0, para))
+    return _prose_html(blocks, escape_only(source))
+
+
+def _prose_html(
+    blocks: list[tuple[int, list[str]]], plain: bool
+) -> tuple[str, tuple[Heading, ...], str]:
+    html: list[str] = []
+    headings: list[Heading] = []
+    used: set[str] = set()
+    text: list[str] = []
+    for level, lines in blocks:
+        content = "\n".join(lines)
+        text.append(content)
+        if plain:  # Arabic without Latin runs or phone numbers: only escaped, no `dir`
+            inner = html_lib.escape(content, quote=False)
+        else:
+            arabic_line = is_arabic_line(content)
+            inner = "\n".join(isolate(line, arabic_line=arabic_line) for line in lines)
+        attrs = link = ""
+        if level in (2, 3):  # as in `_render_tokens`: an id, then the direction
+            anchor = unique_anchor(content, used)
+            headings.append(Heading(content, anchor, level))
+            attrs, link = f' id="{escapeHtml(anchor)}"', anchor_link(anchor)
+        direction = None if plain else text_direction(content)
+        if direction:
+            attrs += f' dir="{escapeHtml(direction)}"'
+        tag = f"h{level}" if level else "p"
+        html.append(f"<{tag}{attrs}>{inner}{link}</{tag}>\n")
+    return "".join(html), tuple(headings), "\n".join(text)

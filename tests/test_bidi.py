@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from bs4 import BeautifulSoup
 
 from sahifa.bidi import isolate
@@ -59,3 +61,17 @@ def test_readers_isolate_paragraphs_and_headings():
     soup = BeautifulSoup(read_article("b.md", md.encode()).body_html, "html.parser")
     assert soup.find("h2").find("bdi").get_text() == "Google Maps"
     assert soup.find("strong").find("bdi").get_text() == "Microsoft"
+
+
+def test_escape_only_means_isolate_only_escapes():
+    """`escape_only` (the Markdown prose path relies on it): true only when `isolate` leaves
+    every line as escaped text and no line has left-to-right letters."""
+    from sahifa.arabic import text_direction
+    from sahifa.bidi import escape_only
+
+    for text in ["قال الرئيس <اليوم> & غدا", "عام ١٩٩٠", "نسبة ٪ و: (نعم)"]:
+        assert escape_only(text)
+        assert isolate(text) == isolate(text, arabic_line=True) == html.escape(text, quote=False)
+        assert text_direction(text) is None
+    for text in ["شركة Yahoo! عن", "اتصل +961 1 234 567", "رقم 00963 11", "Ωμέγα", "عام 2005"]:
+        assert not escape_only(text)

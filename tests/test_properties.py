@@ -144,3 +144,33 @@ def test_plain_front_matter_reads_as_yaml_does(lines: list[str]):
     except yaml.YAMLError:
         raise AssertionError(f"accepted what YAML refuses: {block!r}") from None
     assert repr(quick) == repr(slow)  # types, time zones and order too
+
+
+PROSE_PIECES = [
+    "كلمة", "الرئيس", " ", "  ", "\n", "\n\n", "\n \n", "# ", "## ", "### ", "#### ", "###### ",
+    "####### ", "#", "##x", "- ", "-", "+ ", "* ", "1. ", "2) ", "١. ", "> ", ">", "=", "===",
+    "---", "***", "_", "[", "]", "(", ")", "!", "![x](y)", "&amp;", "<b>", "|", "\t", "\u00a0",
+    "+961 1 234 567", "00963 11 123", "2005", "COVID-19", "Yahoo!", "J. Smith", "iPhone 17",
+    "AT&T", ":", "،", "؟", ".", "مُحَمَّد", "\u200f", "Hello world", "\\", "`", "~~", "٪",
+    "http://example.org", '"', "'", "  \n", " #", "# x #",
+]  # fmt: skip
+PLAIN_PIECES = [
+    "كلمة", "الرئيس", " ", "\n", "\n\n", "\n \n", "\n# ", "\n## ", "\n### ", "\n#### ", "!",
+    "(", ")", ":", "،", ".", "2005", "Yahoo!", "J. Smith", "+961 1 234 567", "Ωμέγα", "=", "-",
+]  # fmt: skip
+prose = st.one_of(
+    st.lists(st.sampled_from(PROSE_PIECES), max_size=30).map("".join),
+    st.lists(st.sampled_from(PLAIN_PIECES), max_size=40).map("".join),  # mostly accepted
+)
+
+
+@SETTINGS
+@given(body=prose)
+def test_prose_renders_as_markdown_it_renders_it(body: str):
+    """`markdown.render_prose` (plain paragraphs and headings without markdown-it) gives the
+    HTML, headings and text that markdown-it gives, or declines."""
+    from sahifa.markdown import _render_tokens, make_parser, render_prose
+
+    quick = render_prose(body)
+    if quick is not None:
+        assert quick == _render_tokens(make_parser(), body, "", 1)

@@ -145,3 +145,24 @@ def test_the_sample_front_matter_is_read_without_yaml_and_means_the_same():
         assert quick is not None, block
         assert repr(quick) == repr(yaml.load(block, Loader=_yaml_loader(block)))
     assert _plain_front_matter("title: x\nauthor:\n  - a") is None  # anything else: YAML
+
+
+def test_plain_prose_skips_markdown_it_and_renders_the_same():
+    """Bodies of plain paragraphs and headings (most of the sample site) are rendered by
+    `markdown.render_prose`, byte for byte what markdown-it makes of them; anything with
+    Markdown syntax goes to markdown-it."""
+    from sahifa.markdown import _render_tokens, make_parser, render_prose
+    from sahifa.readers import split_front_matter
+
+    from .conftest import ROOT
+
+    md, quick = make_parser(), 0
+    for path in sorted((ROOT / "content").glob("*.md")):
+        body = split_front_matter(path.name, path.read_text(encoding="utf-8"))[1]
+        prose = render_prose(body)
+        if prose is not None:
+            quick += 1
+            assert prose == _render_tokens(md, body, path.name, 1)
+    assert quick >= 10
+    for markdown in ["نص **مهم**", "[رابط](https://example.org)", "- بند", "1. بند", "> قول"]:
+        assert render_prose(markdown) is None
