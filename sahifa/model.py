@@ -140,8 +140,14 @@ def pack_body(article: Article) -> tuple[Article, bytes]:
 
 def unpack_body(article: Article, blob: bytes) -> Article:
     """The inverse of `pack_body`."""
-    body_html, text = pickle.loads(lz4.block.decompress(blob))
+    body_html, text = unpack_texts(blob)
     return replace(article, body_html=body_html, text=text)
+
+
+def unpack_texts(blob: bytes) -> tuple[str, str]:
+    """(body HTML, plain text) from a `pack_body` blob."""
+    body_html, text = pickle.loads(lz4.block.decompress(blob))
+    return body_html, text
 
 
 Columns = tuple[list[int], list[int], list[str]]  # token starts, ends, folded words

@@ -379,3 +379,40 @@ def test_a_scraped_story_pinned_by_the_manifest_keeps_its_address_when_retitled(
     manifest.write_text("file,date,category,slug\n" + rows.replace(",scraped-3", ",!!"), "utf-8")
     with pytest.raises(SahifaError, match="t3.txt.*the manifest's slug '!!'"):
         build()
+
+
+def test_the_page_store_written_aside_serves_the_quick_build(tmp_path: Path, monkeypatch):
+    """With workers, the page store is written by a forked process while the State is saved
+    (`Builder._store_pages_aside`): it holds the same rows as one written in-process, and the
+    quick build uses it. If that process fails, the build still completes, says so, and the
+    next edit of a page whose row it did not bring up to date is built in full, correctly."""
+    content, out = site(tmp_path)
+    config = load_config(None, content_dir=content, output_dir=out, search=False)
+    Builder(config, cache_dir=tmp_path / ".cache", jobs=2).build()
+    other = tmp_path / "one" / "site"
+    Builder(replace(config, output_dir=other), cache_dir=other.parent / ".cache", jobs=1).build()
+
+    def rows(db: Path) -> list[tuple]:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT file, refs, data FROM pages ORDER BY file").fetchall()
+
+    assert rows(tmp_path / ".cache" / "pages.sqlite") == rows(
+        other.parent / ".cache" / "pages.sqlite"
+    )
+    edit(content / "s04.md", story(4, "\nفقرة أضيفت.\n"))
+    assert cli_build(content, out).quick
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Builder, "_store_pages", broken)
+    edit(content / "s05.md", story(5, title="عنوان آخر تماما"))  # a full build
+    warned: list[str] = []
+    monkeypatch.setattr("sahifa.incremental.log.warning", lambda msg, *a: warned.append(msg % a))
+    Builder(config, cache_dir=tmp_path / ".cache", jobs=2).build()
+    assert warned and "page store" in warned[0]
+    monkeypatch.undo()
+    # s05's row is the old title's: not under the saved page key, so not used.
+    edit(content / "s05.md", story(5, "\nفقرة أخرى.\n", title="عنوان آخر تماما"))
+    assert not cli_build(content, out).quick
+    assert files(out) == fresh(content, tmp_path)
