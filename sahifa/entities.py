@@ -510,13 +510,14 @@ HEADS = (
 )
 
 
-def _proclitic_forms(word: str) -> list[str]:
+@functools.lru_cache(maxsize=1 << 16)  # each article's candidate names get a matcher of their own
+def _proclitic_forms(word: str) -> tuple[str, ...]:
     """`word` as it may be written with proclitics: every word whose `clitic_variants` can
     give `word` (their length limits aside), and `word` itself."""
     forms = [word, "ب" + word, "ل" + word, "ك" + word]
     if word.startswith("ال"):
         forms.append("لل" + word[2:])  # لل = ل + ال, alef dropped
-    return [conj + form for conj in ("", "و", "ف") for form in forms]
+    return tuple(conj + form for conj in ("", "و", "ف") for form in forms)
 
 
 def _with_proclitics(words: frozenset[str]) -> frozenset[str]:
