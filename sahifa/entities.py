@@ -510,7 +510,7 @@ HEADS = (
 )
 
 
-@functools.lru_cache(maxsize=1 << 16)  # each article's candidate names get a matcher of their own
+@functools.lru_cache(maxsize=4096)  # each article's candidate names get a matcher of their own
 def _proclitic_forms(word: str) -> tuple[str, ...]:
     """`word` as it may be written with proclitics: every word whose `clitic_variants` can
     give `word` (their length limits aside), and `word` itself."""

@@ -231,15 +231,19 @@ SHARDS = 64
 PATCH_MAX = 500
 PARALLEL_MIN = 64  # below this many items, starting processes costs more than it saves
 CHUNK_MAX = 64  # items a worker takes at a time, at most
-# Packed tokens (~9 KB an article) the main process holds between reading and extraction:
-# splitting an article's text again costs ~0.26 ms against ~0.13 ms to pack and unpack it.
-# Everything up to ~27,000 articles; past that, the rest is split again rather than held.
+# Packed tokens the main process holds between reading and extraction: splitting an
+# article's text again costs ~0.26 ms against ~0.13 ms to pack and unpack it. They take about
+# the file's size (~9 KB a synthetic article): the files read first, up to this many bytes of
+# them (~27,000 such articles), ship their tokens; the others' are not packed at all (packing
+# them only to drop them cost 100,000 articles 3.6 s and ~700 MB more peak) and their text
+# is split again.
 COLUMNS_BUDGET = 256 * 2**20
 T = TypeVar("T")
 _WORKER_BUILDER: Builder | None = None  # the running build, set just before work is mapped
 
 
-ReadItem = tuple[str, Path, dict[str, str] | None, tuple[int, int], str]
+# (path in content/, file, manifest row, stat, cached digest, whether to ship its tokens)
+ReadItem = tuple[str, Path, dict[str, str] | None, tuple[int, int], str, bool]
 # The article, its packed body, the names found in it, its tokens packed (`pack_columns`)
 Read = tuple[Article, bytes, tuple[tuple[str, str], ...], bytes | None]
 
@@ -268,7 +272,7 @@ def _read_one(item: ReadItem) -> Read | ContentError | None:
     process never holds every file at once."""
     builder = _WORKER_BUILDER
     assert builder is not None and builder._base is not None
-    rel, path, extra, _, old_digest = item
+    rel, path, extra, _, old_digest, ship = item
     raw = path.read_bytes()
     if source_digest(raw, extra) == old_digest:
         return None
@@ -280,7 +284,7 @@ def _read_one(item: ReadItem) -> Read | ContentError | None:
         return exc
     cols = token_columns(article.text)
     found = article_candidates(builder._base[0], article, cols)
-    return (*pack_body(article), found, pack_columns(cols))
+    return (*pack_body(article), found, pack_columns(cols) if ship else None)
 
 
 def _candidates_one(src: Source) -> tuple[tuple[str, str], ...]:
@@ -612,6 +616,7 @@ class Builder:
         manifest = load_manifest(self.config.manifest)
         sources: dict[str, Source] = {}
         todo: list[ReadItem] = []
+        budget = COLUMNS_BUDGET
         order: list[str] = []
         files, fresh = self._content_files(changed, result.skipped if keep_going else None)
         for rel, path in files:
@@ -626,14 +631,14 @@ class Builder:
             if old is not None and same_extra and old.stat == stat:
                 sources[rel] = old
                 continue
-            todo.append((rel, path, extra, stat, old.digest if old is not None else ""))
+            # Tokens packed take about the file's size: shipped while they fit the budget.
+            budget -= stat[1]
+            digest = old.digest if old is not None else ""
+            todo.append((rel, path, extra, stat, digest, budget >= 0))
         result.reread = 0
-        # The tokens of the files read, kept until extraction up to COLUMNS_BUDGET bytes; the
-        # text of any other is split again there.
-        columns: dict[str, bytes] = {}
-        kept = 0
+        columns: dict[str, bytes] = {}  # the shipped tokens of the files read, until extraction
         base_key = self._base_gazetteer()[1]  # names are discovered as each file is read
-        for (rel, _, extra, stat, _), outcome in zip(
+        for (rel, _, extra, stat, _, _), outcome in zip(
             todo, self._map(_read_one, todo, "read"), strict=True
         ):
             if outcome is None:  # the same bytes under a new mtime
@@ -647,8 +652,8 @@ class Builder:
                 result.skipped.append(str(outcome))
                 continue
             article, body, found, cols = outcome
-            if cols is not None and kept + len(cols) <= COLUMNS_BUDGET:
-                columns[rel], kept = cols, kept + len(cols)
+            if cols is not None:
+                columns[rel] = cols
             sources[rel] = Source(
                 stat,
                 article.digest,

@@ -834,8 +834,8 @@ def test_heavy_work_is_handed_out_first_and_never_two_to_one_chunk():
 
 def test_tokens_go_from_reading_to_extraction_within_their_budget(tmp_path: Path, monkeypatch):
     """Each article's text is split into tokens once, when it is read; extraction gets them
-    packed (model.pack_columns). Past COLUMNS_BUDGET bytes they are not kept, and extraction
-    splits the text again: the same site either way."""
+    packed (model.pack_columns). Files past COLUMNS_BUDGET bytes do not ship them, and
+    extraction splits their text again: the same site either way."""
     import sahifa.entities as ent
     import sahifa.incremental as inc
 
