@@ -79,8 +79,8 @@ def make_env(config: Config, bytecode_dir: Path | None = None) -> jinja2.Environ
     )  # from the article's text, known at render time
     env.globals["fragment"] = Fragments(env)
     seo.install(env, config)  # head_meta() for templates/head-meta.html
-    env.context_class = _direct_calls(url, abs_url, share_links, frontpage.standfirst,
-                                      env.globals["fragment"])  # fmt: skip
+    plain = ("url", "abs_url", "share_links", "standfirst", "fragment")  # none takes a context
+    env.context_class = _direct_calls(*(env.globals[name] for name in plain))
     env.filters["arabic_date"] = lambda d: format_date(d, config.months, config.digits) if d else ""
     env.filters["iso"] = lambda d: d.isoformat() if d else ""
     return env
