@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from .model import Article, EntityRef, Related
@@ -184,8 +185,9 @@ def _scored(
     art: Article, rank: int, index: _Index, articles: tuple[Article, ...], count: int
 ) -> Scored:
     """The best `count` scored links of one article as (other source, score, shared)."""
-    scores: dict[int, float] = defaultdict(float)
-    parts: list[tuple[int, float, str]] = []  # (other, part, entity): sorted out for the winners
+    scores: dict[int, float] = {}
+    get = scores.get
+    windows: list[tuple[float, str, list[int], list[float]]] = []  # (w_a, entity, ranks, weights)
     telling = [
         (index.weights[r.name, rank] * index.idf[r.name], r.name)
         for r in art.entities
@@ -197,30 +199,50 @@ def _scored(
         lo, hi = max(0, p - NEIGHBOURS), p + NEIGHBOURS + 1
         # The weights come from a list beside the posting list: no (entity, rank) tuple made
         # and hashed per visit (~330 visits an article once the windows are full).
-        for other, weight in zip(plist[lo:hi], index.posted[name][lo:hi], strict=True):
-            if other != rank:
-                part = w_a * weight
-                scores[other] += part
-                parts.append((other, part, name))
-    mine, stamps = index.stamps[rank], index.stamps
-    # Ranks order articles newest first then by source: the tie-break needs no lookup.
-    ranked = heapq.nsmallest(
-        count,
-        scores.items(),
-        key=lambda kv: (-kv[1] * _decay_seconds(mine, stamps[kv[0]]), kv[0]),
-    )
-    shared: dict[int, list[tuple[float, str]]] = {r: [] for r, _ in ranked}
-    for other, part, name in parts:
-        if other in shared:
-            shared[other].append((-part, name))
+        ranks, weights = plist[lo:hi], index.posted[name][lo:hi]
+        windows.append((w_a, name, ranks, weights))
+        for other, weight in zip(ranks, weights, strict=True):
+            scores[other] = get(other, 0.0) + w_a * weight
+    scores.pop(rank, None)
+    ranked = _best(scores, count, index.stamps[rank], index.stamps)
     return tuple(
-        (
-            articles[index.order[r]].source,
-            round(s, 6),
-            tuple(name for _, name in sorted(shared[r])),
-        )
-        for r, s in ranked
+        (articles[index.order[r]].source, round(s, 6), _shared(r, windows)) for r, s in ranked
     )
+
+
+def _best(
+    scores: dict[int, float], count: int, mine: float | None, stamps: list[float | None]
+) -> list[tuple[int, float]]:
+    """The `count` best (rank, score) by decayed score, ties to the lower rank (the newer).
+
+    The decay only ever lowers a score (it is at most 1), so once `count` candidates have a
+    decayed score above the next raw score, no candidate from there on can win: at 100,000
+    articles ~10 of an article's ~200 candidates get their decay computed, not all of them."""
+    keyed: list[tuple[float, int, float]] = []  # (-decayed score, rank, score)
+    best: list[float] = []  # the `count` best decayed scores so far (a min-heap)
+    for other, s in sorted(scores.items(), key=itemgetter(1), reverse=True):
+        if len(best) == count and s < best[0]:
+            break
+        decayed = s * _decay_seconds(mine, stamps[other])
+        keyed.append((-decayed, other, s))
+        if len(best) < count:
+            heapq.heappush(best, decayed)
+        elif decayed > best[0]:
+            heapq.heapreplace(best, decayed)
+    keyed.sort()
+    return [(other, s) for _, other, s in keyed[:count]]
+
+
+def _shared(
+    other: int, windows: list[tuple[float, str, list[int], list[float]]]
+) -> tuple[str, ...]:
+    """The entities through which `other` was scored, the heaviest part first."""
+    parts = sorted(
+        (-(w_a * weights[ranks.index(other)]), name)
+        for w_a, name, ranks, weights in windows
+        if other in ranks
+    )
+    return tuple(name for _, name in parts)
 
 
 def _same_section(

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sahifa.model import Article, EntityRef
 from sahifa.relate import relate
 
@@ -99,3 +102,61 @@ def test_cached_relate_rescored_only_where_inputs_changed(monkeypatch):
     later = replace(retitled[0], date=T0 + timedelta(days=1, hours=1))
     rel.relate_cached((later, *retitled[1:], art("y", 5, "g")), 2, memo)
     assert sorted(calls) == ["a", "b"]  # a new date: the same two
+
+
+def _reference(articles: tuple[Article, ...], count: int) -> dict[str, list[tuple[str, float]]]:
+    """relate's scoring written out plainly: every candidate in the windows is decayed and
+    fully sorted (the module stops early once no candidate left can win)."""
+    import bisect
+    import heapq
+
+    import sahifa.relate as rel
+
+    index = rel._index(articles)
+    out = {}
+    for rank, i in enumerate(index.order):
+        a = articles[i]
+        telling = [(index.weights[r.name, rank] * index.idf[r.name], r.name)
+                   for r in a.entities if r.name in index.idf]  # fmt: skip
+        scores: dict[int, float] = {}
+        for w_a, name in heapq.nlargest(rel.TOP_ENTITIES, telling):
+            plist = index.postings[name]
+            p = bisect.bisect_left(plist, rank)
+            lo, hi = max(0, p - rel.NEIGHBOURS), p + rel.NEIGHBOURS + 1
+            for other, w in zip(plist[lo:hi], index.posted[name][lo:hi], strict=True):
+                if other != rank:
+                    scores[other] = scores.get(other, 0.0) + w_a * w
+        mine = index.stamps[rank]
+        ranked = sorted(
+            scores.items(),
+            key=lambda kv: (-kv[1] * rel._decay_seconds(mine, index.stamps[kv[0]]), kv[0]),
+        )[:count]
+        out[a.source] = [(articles[index.order[r]].source, round(s, 6)) for r, s in ranked]
+    return out
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 400)),  # day (None: undated)
+            st.lists(st.sampled_from("abcdefgh"), max_size=5, unique=True),  # entities
+            st.lists(st.integers(1, 4), min_size=5, max_size=5),  # mention counts
+        ),
+        min_size=1,
+        max_size=70,
+    ),
+    st.integers(1, 6),
+)
+@settings(max_examples=150, deadline=None, database=None)
+def test_scoring_equals_a_full_sort_of_every_candidate(rows, count):
+    arts = []
+    for n, (day, ents, counts) in enumerate(rows):
+        refs = tuple(EntityRef(e, "place", c, False) for e, c in zip(ents, counts, strict=False))
+        date = None if day is None else T0 + timedelta(days=day)
+        arts.append(Article(f"a{n}", f"a{n}", f"a{n}", "s", "", f"a{n}", date=date, entities=refs))
+    arts_t = tuple(arts)
+    want = _reference(arts_t, count)
+    got = relate(arts_t, count)
+    for source, links in got.items():
+        scored = [(r.article.source, r.score) for r in links if r.shared]
+        assert scored == want[source]
