@@ -79,7 +79,7 @@ class _Index:
     order: list[int]  # article indexes by time rank (newest first)
     stamps: list[float | None]  # seconds since the epoch, by time rank
     postings: dict[str, list[int]]  # entity -> time ranks
-    weights: dict[tuple[str, int], float]  # (entity, rank) -> weight in that article
+    weights: list[list[float]]  # by time rank: the weight of each of its article's entities
     posted: dict[str, list[float]]  # entity -> the weights of its postings, in their order
     idf: dict[str, float]  # entities used for relating (not too common)
     signatures: dict[str, str]  # entity -> digest of its posting list
@@ -112,7 +112,7 @@ def relate_cached(
     todo: list[tuple[int, str]] = []  # (time rank, key) of the articles to score again
     for rank, i in enumerate(index.order):
         art = articles[i]
-        key = _article_key(art, index, count)
+        key = _article_key(art, rank, index, count)
         before = memo.get(art.source)
         if before is not None and before[0] == key:
             fresh[art.source] = before
@@ -137,30 +137,32 @@ def relate_cached(
     return result, fresh
 
 
-def _article_key(art: Article, index: _Index, count: int) -> str:
+def _article_key(art: Article, rank: int, index: _Index, count: int) -> str:
     """Everything `_scored` reads for this article: its date and entities and the posting
     lists (members, dates, weights, rarity) of those entities. Built with C-level joins and
     the weights' bytes, not a formatted string per entity (250,000 at 10,000 articles)."""
     names = [ref.name for ref in art.entities]
     key = hashlib.sha1(f"{count}\x1f{_stamp(art)!r}\x1f".encode())
     key.update("\x1e".join(names).encode("utf-8", "surrogatepass"))
-    key.update(array("d", map(_weight, art.entities)).tobytes())
+    key.update(array("d", index.weights[rank]).tobytes())
     key.update("\x1e".join(map(index.signatures.get, names, repeat("-"))).encode())
     return key.hexdigest()
 
 
 def _index(articles: tuple[Article, ...]) -> _Index:
-    """Posting lists of time ranks (newest first), per-(entity, rank) weights, idf, and a
-    signature of each posting list for the incremental key."""
+    """Posting lists of time ranks (newest first), each article's entity weights, idf, and a
+    signature of each posting list for the incremental key. An article names each entity
+    once (`entities.extract` counts mentions by name)."""
     n = len(articles)
     order = sorted(range(n), key=lambda i: _sort_key(articles[i]))
     postings: dict[str, list[int]] = defaultdict(list)
     posted: dict[str, list[float]] = defaultdict(list)
-    weights: dict[tuple[str, int], float] = {}
+    weights: list[list[float]] = []
     for rank, i in enumerate(order):
-        for ref in articles[i].entities:
+        refs = articles[i].entities
+        weights.append(mine := list(map(_weight, refs)))
+        for ref, weight in zip(refs, mine, strict=True):
             postings[ref.name].append(rank)
-            weights[ref.name, rank] = weight = _weight(ref)
             posted[ref.name].append(weight)
     cap = n * MAX_SHARE if n >= MIN_ARTICLES_FOR_CAP else n + 1
     idfs = {name: idf(len(p)) for name, p in postings.items() if len(p) <= cap}
@@ -176,7 +178,7 @@ def _index(articles: tuple[Article, ...]) -> _Index:
         sig = hashlib.sha1(
             "\x1d".join(map(members.__getitem__, plist)).encode("utf-8", "surrogatepass")
         )
-        sig.update(array("d", map(weights.__getitem__, zip(repeat(name), plist))).tobytes())
+        sig.update(array("d", posted[name]).tobytes())
         signatures[name] = sig.hexdigest()
     return _Index(order, stamps, postings, weights, posted, idfs, signatures)
 
@@ -189,8 +191,8 @@ def _scored(
     get = scores.get
     windows: list[tuple[float, str, list[int], list[float]]] = []  # (w_a, entity, ranks, weights)
     telling = [
-        (index.weights[r.name, rank] * index.idf[r.name], r.name)
-        for r in art.entities
+        (weight * index.idf[r.name], r.name)
+        for r, weight in zip(art.entities, index.weights[rank], strict=True)
         if r.name in index.idf
     ]
     for w_a, name in heapq.nlargest(TOP_ENTITIES, telling):

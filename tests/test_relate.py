@@ -116,7 +116,7 @@ def _reference(articles: tuple[Article, ...], count: int) -> dict[str, list[tupl
     out = {}
     for rank, i in enumerate(index.order):
         a = articles[i]
-        telling = [(index.weights[r.name, rank] * index.idf[r.name], r.name)
+        telling = [(rel._weight(r) * index.idf[r.name], r.name)
                    for r in a.entities if r.name in index.idf]  # fmt: skip
         scores: dict[int, float] = {}
         for w_a, name in heapq.nlargest(rel.TOP_ENTITIES, telling):
