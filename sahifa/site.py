@@ -73,29 +73,50 @@ def co_entities(
     build's) keeps its ten without counting again: the key is a digest of those names, so
     an edit that leaves every article's entities alone recounts nothing (counting took
     ~0.5 s at 10,000 articles), and one that changes them recounts only their entities."""
-    beside: dict[str, list[list[str]]] = defaultdict(list)  # entity -> its articles' names
-    spelt: dict[str, list[str]] = defaultdict(list)  # the same lists, joined
-    for art in ordered:
-        names = [ref.name for ref in art.entities]
-        joined = "\x1e".join(names)
+    names_of = [[ref.name for ref in art.entities] for art in ordered]
+    members: dict[str, list[int]] = defaultdict(list)  # entity -> its articles' indexes
+    for i, names in enumerate(names_of):
         for name in names:
-            beside[name].append(names)
-            spelt[name].append(joined)
+            members[name].append(i)
+    spelt = [
+        hashlib.sha1("\x1e".join(names).encode("utf-8", "surrogatepass")).digest()
+        for names in names_of
+    ]
     memo = memo or {}
     top: dict[str, CoTop] = {}
     fresh: CoMemo = {}
-    for name, lists in beside.items():
-        key = hashlib.sha1("\x1d".join(spelt[name]).encode("utf-8", "surrogatepass")).hexdigest()
+    for name, mine in members.items():
+        key = hashlib.sha1(b"".join(map(spelt.__getitem__, mine))).hexdigest()
         before = memo.get(name)
         if before is not None and before[0] == key:
             top[name] = before[1]
         else:
-            # One Counter over all its articles' names (the name itself too: dropped in
-            # _top_co_entities), not an update per (article, name): Counter.update's own
-            # checks cost more than the counting, done in C.
-            top[name] = _top_co_entities(name, Counter(chain.from_iterable(lists)))
+            top[name] = _top_co_entities(name, _companions(mine, names_of, members))
         fresh[name] = (key, top[name])
     return top, fresh
+
+
+def _companions(
+    mine: list[int], names_of: list[list[str]], members: dict[str, list[int]]
+) -> Counter[str]:
+    """How many of the articles `mine` name each entity (an article names an entity once).
+
+    One Counter over all their names, counted in C. For an entity in most of the articles
+    (a synthetic site's كونيكو is in 99.8 % of 100,000) the articles without it are counted
+    instead, and taken from each entity's own article count: a tenth of the work there."""
+    if len(mine) * 2 <= len(names_of):
+        return Counter(chain.from_iterable(map(names_of.__getitem__, mine)))
+    inside = set(mine)
+    outside = Counter(
+        chain.from_iterable(names for i, names in enumerate(names_of) if i not in inside)
+    )
+    return Counter(
+        {
+            name: n - outside[name]
+            for name, arts in members.items()
+            if (n := len(arts)) > outside[name]
+        }
+    )
 
 
 def link_site(

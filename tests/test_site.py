@@ -5,9 +5,12 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sahifa.entities import load_gazetteer
 from sahifa.model import Article, EntityRef
-from sahifa.site import _top_co_entities, co_entities, link_site
+from sahifa.site import _companions, _top_co_entities, co_entities, link_site
 
 
 def art(source: str, *names: str) -> Article:
@@ -110,3 +113,15 @@ def test_the_section_menu_keeps_its_order_whichever_section_has_the_newest_story
         menus.append(list(site.section_paths))
     assert menus[0] == menus[1] == menus[2] == sorted(menus[0])
     assert list(site.section_paths) == list(site.sections)  # one order for both
+
+
+@given(st.lists(st.lists(st.sampled_from("abcdefg"), unique=True, max_size=6), max_size=30))
+@settings(max_examples=200, deadline=None, database=None)
+def test_companions_counted_from_either_side_are_a_plain_count(names_of):
+    members: dict[str, list[int]] = {}
+    for i, names in enumerate(names_of):
+        for name in names:
+            members.setdefault(name, []).append(i)
+    for mine in members.values():  # entities in most articles are counted from outside
+        plain = Counter(name for i in mine for name in names_of[i])
+        assert dict(_companions(mine, names_of, members)) == dict(plain)  # no zero counts
