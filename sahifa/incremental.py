@@ -274,11 +274,12 @@ def _read_one(item: ReadItem) -> Read | ContentError | None:
     assert builder is not None and builder._base is not None
     rel, path, extra, _, old_digest, ship = item
     raw = path.read_bytes()
-    if source_digest(raw, extra) == old_digest:
+    digest = source_digest(raw, extra)
+    if digest == old_digest:
         return None
     try:
         article = read_article(
-            rel, raw, default_section=builder.config.default_section, extra=extra
+            rel, raw, default_section=builder.config.default_section, extra=extra, digest=digest
         )
     except ContentError as exc:
         return exc

@@ -404,12 +404,17 @@ def summarize(text: str, limit: int = 200) -> str:
 
 
 def read_article(
-    rel: str, raw: bytes, *, default_section: str = "أخبار", extra: dict[str, str] | None = None
+    rel: str,
+    raw: bytes,
+    *,
+    default_section: str = "أخبار",
+    extra: dict[str, str] | None = None,
+    digest: str = "",
 ) -> Article:
     """Turn one file's bytes into an Article. `rel` is the path inside content/ ('/'-separated).
 
     `extra` carries metadata from outside the file (a manifest row: date, category) that the
-    file's own front matter overrides.
+    file's own front matter overrides. `digest`: its `source_digest`, when the caller has it.
     """
     text = decode(rel, raw)
     if not text.strip():
@@ -494,7 +499,7 @@ def read_article(
         declared_entities=_as_list(rel, "entities", meta.get("entities"), line("entities")),
         words=len(plain.split()),
         explicit_slug=bool(slug_source),
-        digest=source_digest(raw, extra),
+        digest=digest or source_digest(raw, extra),
     )
 
 

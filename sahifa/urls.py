@@ -20,6 +20,7 @@ _WINDOWS_RESERVED = (
 )
 
 
+@lru_cache(maxsize=1 << 14)  # sections, heading anchors and entity names come back often
 def slugify(text: str, ascii_only: bool = False) -> str:
     """A URL- and file-system-safe slug; '' when nothing usable is left.
 
