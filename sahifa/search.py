@@ -20,7 +20,6 @@ import hashlib
 import html
 import json
 import logging
-import os
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -120,30 +119,9 @@ def index_files(
     return bundle_files([record(site.full(a), config) for a in chosen], bundle)
 
 
-# Stand-in pages and the bundle are scratch files: in memory (a tmpfs) when it has room, as
-# making and deleting a folder a record on disk took ~0.3 s of a 625-record bundle (an edit).
-RAM_FOLDER = Path("/dev/shm")
-RAM_ROOM = 4  # the tmpfs must have this many times the records' text free (Docker gives 64 MB)
-
-
-def scratch_folder(records: list[dict[str, Any]], ram: Path | None = None) -> str | None:
-    """Where to make a bundle: `ram` (default RAM_FOLDER) when it is a writable folder with
-    room for the records, else None (the system's temporary folder)."""
-    ram = RAM_FOLDER if ram is None else ram
-    needed = RAM_ROOM * sum(2 * len(rec["content"]) + 1024 for rec in records)
-    try:
-        free = os.statvfs(ram)
-    except OSError:
-        return None
-    if free.f_bavail * free.f_frsize < needed or not os.access(ram, os.W_OK | os.X_OK):
-        return None
-    return str(ram)
-
-
 def bundle_files(records: list[dict[str, Any]], bundle: str = BUNDLE) -> list[tuple[str, bytes]]:
     """The Pagefind bundle of the records, as ('<bundle>/...', bytes) sorted by path."""
-    scratch = scratch_folder(records)
-    with tempfile.TemporaryDirectory(prefix="sahifa-pagefind-", dir=scratch) as tmp:
+    with tempfile.TemporaryDirectory(prefix="sahifa-pagefind-") as tmp:
         out = run_pagefind(records, Path(tmp))
         files = {
             p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
@@ -213,6 +191,12 @@ def bundle_paths(site: Site, config: Config) -> tuple[str, ...]:
 # bundle byte-identical across builds, the values are put in sorted order (a reordering of
 # whole CBOR items: nothing is re-encoded) and the renamed hashes are replaced in the meta file
 # and in pagefind-entry.json. Pagefind reads these files only by the names it is given.
+#
+# Pagefind also numbers the pages in the order it finds the stand-ins, which is the order the
+# file system lists a folder (sorting the records first does not change it). So a bundle is
+# byte-identical from build to build on one file system, but not between two: made in
+# /dev/shm (tmpfs) instead of /tmp (ext4), the same 14 records gave other index files
+# (stop 21), and ext4 itself lists a folder in an order seeded per file system.
 
 _SIGNATURE = b"pagefind_dcd"
 

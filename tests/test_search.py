@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -232,39 +231,3 @@ def test_the_index_starts_loading_when_the_reader_goes_to_type(browser, indexed,
     finally:
         page.close()
         server.shutdown()
-
-
-def test_scratch_goes_to_the_memory_folder_only_when_it_has_room(tmp_path: Path, monkeypatch):
-    records = [{"content": "نص " * 500}]
-    assert search.scratch_folder(records, ram=tmp_path) == str(tmp_path)
-    assert search.scratch_folder(records, ram=tmp_path / "missing") is None
-    monkeypatch.setattr(search, "RAM_ROOM", 10**15)  # more than any disk has free
-    assert search.scratch_folder(records, ram=tmp_path) is None
-
-
-@needs_pagefind
-def test_a_bundle_made_in_memory_equals_one_made_on_disk(tmp_path: Path, monkeypatch):
-    config = load_config(None, base_url="https://example.org/")
-    records = [
-        {"url": f"/{n}/", "content": normalize(text), "language": "ar",
-         "meta": {"title": f"خبر {n}"}, "filters": {"section": ["سياسة"]}}
-        for n, text in enumerate(FILES.values())
-    ]  # fmt: skip
-    assert config.base_path == "/"
-    ram = tmp_path / "ram"
-    ram.mkdir()
-    used: list[str | None] = []
-    real = search.tempfile.TemporaryDirectory
-
-    def spy(**kwargs: str | None) -> tempfile.TemporaryDirectory[str]:
-        used.append(kwargs.get("dir"))
-        return real(**kwargs)
-
-    monkeypatch.setattr(search.tempfile, "TemporaryDirectory", spy)
-    monkeypatch.setattr(search, "RAM_FOLDER", ram)
-    in_memory = search.bundle_files(records)
-    assert list(ram.iterdir()) == []  # the scratch folder is gone
-    monkeypatch.setattr(search, "RAM_FOLDER", tmp_path / "missing")
-    assert search.bundle_files(records) == in_memory
-    assert used == [str(ram), None]
-    assert any(name.endswith("pagefind-entry.json") for name, _ in in_memory)
