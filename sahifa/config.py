@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 
 from .errors import ConfigError
@@ -37,7 +38,7 @@ class Config:
     extra_css: tuple[str, ...] = ()  # stylesheets after the theme's: ["/static/brand.css"]
     news_days: int = 7  # the front page's "في الأخبار" counts mentions in these last days
 
-    @property
+    @cached_property  # a frozen dataclass keeps it in __dict__: asked for on every page
     def base_path(self) -> str:
         """The path part of the base URL, always ending in '/': '/news/' or '/'."""
         rest = self.base_url.split("://", 1)[-1]

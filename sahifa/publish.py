@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from functools import partial
+from functools import lru_cache, partial
 from operator import attrgetter
 
 from .config import Config
@@ -577,14 +577,16 @@ def publish_groups(site: Site, config: Config) -> Iterator[FileGroup]:
     yield FileGroup("robots", "", lambda: [("robots.txt", robots_txt(config))])
 
 
-def feed_links(page_path: str, title: str, config: Config) -> list[dict[str, str]]:
-    """`<link rel="alternate">` data for the feeds of one listing page (root-relative hrefs)."""
+@lru_cache(maxsize=4096)  # the site's own feeds are in every page's head
+def feed_links(page_path: str, title: str, config: Config) -> tuple[dict[str, str], ...]:
+    """`<link rel="alternate">` data for the feeds of one listing page (root-relative hrefs);
+    shared between pages, so never to be changed."""
     labels = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
-    return [
+    return tuple(
         {
             "type": FEED_TYPES[kind],
             "href": config.base_path + feed_path(page_path, kind).lstrip("/"),
             "title": f"{title} ({labels[kind]})",
         }
         for kind in FEED_FILES
-    ]
+    )

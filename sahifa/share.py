@@ -13,6 +13,18 @@ class ShareLink:
     text: str  # what the button shows
     href: str
 
+    @property
+    def external(self) -> bool:
+        """Opens another site (in a new tab), not the mail program or the copy button."""
+        return self.network not in ("email", "copy")
+
+    @property
+    def named_by_label(self) -> bool:
+        """The label can be the link's accessible name: it contains the visible text as a
+        word (WCAG 2.5.3), as "شارك عبر فيسبوك" does "فيسبوك". Otherwise the label is read
+        after the text ("بريد (أرسل بالبريد الإلكتروني)")."""
+        return self.text in self.label.split()
+
 
 def _q(value: str) -> str:
     # quote() with safe="" encodes '&', '#', '?', quotes and newlines; Arabic becomes UTF-8 %XX.

@@ -82,6 +82,22 @@ def test_share_links_are_plain_and_encoded(small_site: Path):
     assert soup.find("script", src=lambda s: s and "facebook" in s) is None
 
 
+def test_share_links_name_themselves_by_their_visible_text(small_site: Path):
+    """WCAG 2.5.3: an aria-label only where it holds the visible text; otherwise the label
+    is read after it. Other sites open in a new tab; mail and copy do not."""
+    for a in seed_page(small_site).select(".share a"):
+        text, label = a.find(string=True, recursive=False).strip(), a.get("aria-label")
+        hidden = a.select_one(".vh")
+        if label is not None:
+            assert text in label.split() and hidden is None
+        else:
+            assert hidden is not None and hidden.get_text().startswith(" (")
+        network = a["class"][0].removeprefix("share-")
+        assert (a.get("target") == "_blank") == (network not in ("email", "copy")), network
+    labelled = {a["class"][0] for a in seed_page(small_site).select(".share a[aria-label]")}
+    assert labelled == {"share-facebook", "share-whatsapp", "share-telegram", "share-x"}
+
+
 def test_related_block_shows_shared_entities(small_site: Path):
     soup = seed_page(small_site)
     items = soup.select(".related li")
