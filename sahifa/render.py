@@ -86,7 +86,9 @@ def make_env(config: Config, bytecode_dir: Path | None = None) -> jinja2.Environ
     return env
 
 
-# Built-in functions and methods (`label.split()`) cannot carry Jinja's pass_context mark.
+# Built-in functions and methods (a theme's `name.split()`, `len`) cannot carry Jinja's
+# pass_context mark. (The default theme's one such call, in share.html, moved to
+# `ShareLink.named_by_label`.)
 _BUILTIN_CALLS = (type(len), type("".split), type("".__len__))
 
 
