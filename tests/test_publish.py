@@ -146,6 +146,29 @@ def test_every_page_links_its_feeds(site: Path):
     assert "/news/ثقافة/atom.xml" in hrefs and "/news/atom.xml" in hrefs
 
 
+def test_pages_link_their_own_listings_feeds(site: Path):
+    """Beside the site's feeds, a story links its section's and an entity page its entity's.
+    The links are rendered once per listing and reused (a `fragment`): no page may get
+    another listing's."""
+
+    def feeds(page: Path) -> set[str]:
+        soup = BeautifulSoup(page.read_text("utf-8"), "html.parser", parse_only=ONLY_LINKS)
+        return {unquote(link["href"]) for link in soup.select("link[rel=alternate][type]")}
+
+    sections = {"ثقافة", "سوريا"}
+    stories = [p for p in site.glob("*/*/index.html") if p.parts[-3] in sections]
+    assert len(stories) == 4  # a, b, c, e: the draft d is not published
+    for page in stories:
+        got = feeds(page)
+        own = page.parts[-3]
+        assert {"/news/rss.xml", f"/news/{own}/rss.xml", f"/news/{own}/feed.json"} <= got, page
+        assert not any(href.startswith(f"/news/{other}/") for other in sections - {own}
+                       for href in got), page  # fmt: skip
+    damascus = feeds(site / "entity" / "دمشق" / "index.html")
+    assert "/news/entity/دمشق/atom.xml" in damascus
+    assert not any(href.startswith(("/news/ثقافة/", "/news/سوريا/")) for href in damascus)
+
+
 def test_feed_keeps_newest_n(tmp_path: Path):
     files = {
         f"n{i:02d}.md": md(f"خبر رقم {i}", f"2024-01-01T{i % 24:02d}:00:00+00:00", "أخبار")
