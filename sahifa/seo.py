@@ -18,8 +18,7 @@ from markupsafe import Markup
 
 from .config import Config
 from .model import Article, Entity
-from .publish import absolute, feed_links, modified
-from .urls import encode_path
+from .publish import absolute, absolute_at, feed_links, modified
 
 SCHEMA = "https://schema.org"
 OG_LOCALES = {"ar": "ar_AR", "en": "en_US", "fr": "fr_FR"}
@@ -83,7 +82,7 @@ def _thing_at(base_url: str, kind: str, name: str, slug: str) -> dict[str, Any]:
     return {
         "@type": SCHEMA_TYPES.get(kind, "Thing"),
         "name": name,
-        "url": base_url + encode_path(f"entity/{slug}/"),
+        "url": absolute_at(base_url, f"/entity/{slug}/"),
     }
 
 
