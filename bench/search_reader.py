@@ -1,6 +1,6 @@
 """What a reader waits for on the search page of a built site: from Enter to the result count,
-for the first search (Pagefind's script and WebAssembly, every bundle merged, the term's index
-chunks, the results' fragments; the page starts loading them when the box gets the focus, so
+for the first search (every shard's meta.json, the chunks that hold the query's terms, the
+results' fragments; the page starts loading the meta files when the box gets the focus, so
 `--typing` seconds of typing hide some of it), then for a second query on the same page.
 Locally, then through a slow network (Chromium's network emulation: 150 ms round trips,
 1.6 Mbit/s down), over HTTP/1.1 (six connections a host).
@@ -9,8 +9,8 @@ Locally, then through a slow network (Chromium's network emulation: 150 ms round
     python bench/search_reader.py /tmp/big [--query FIRST SECOND] [--typing 3]
 
 Needs Debian's chromium and Python playwright (the test extras). Prints one line per query
-pair: seconds until the result count shows, and how many requests the page itself made
-(Pagefind's worker fetches the index; those are not counted).
+pair: seconds until the result count shows, how many requests the page made and their bytes
+(as stored: this server does not compress; a host that gzips JSON sends about a third).
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def _ask(page: Page, query: str, requests: list[str], typing: float) -> tuple[float, int, str]:
-    """Seconds from Enter to the result count, after `typing` seconds in the box."""
+def _ask(page: Page, query: str, requests: list[int], typing: float) -> tuple[float, int, int, str]:
+    """(seconds from Enter to the result count, after `typing` seconds in the box, requests,
+    their bytes, the status line)."""
     before = len(requests)
     page.focus("#search-q")
     time.sleep(typing)
@@ -51,7 +52,8 @@ def _ask(page: Page, query: str, requests: list[str], typing: float) -> tuple[fl
     time.sleep(0.05)  # the status first says "searching"
     page.wait_for_function(DONE, timeout=600_000)
     status = page.text_content("[data-search-status]") or ""
-    return time.perf_counter() - start, len(requests) - before, status
+    seconds = time.perf_counter() - start
+    return seconds, len(requests) - before, sum(requests[before:]), status
 
 
 def main() -> None:
@@ -67,7 +69,7 @@ def main() -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    bundles = len([p for p in args.site.iterdir() if p.name.startswith("pagefind")])
+    shards = len([p for p in (args.site / "search").iterdir() if p.name.startswith("index-")])
     flags = ["--headless", "--disable-gpu"] + (["--no-sandbox"] if os.geteuid() == 0 else [])
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=flags)
@@ -75,20 +77,23 @@ def main() -> None:
             for first, second in pairs:
                 context = browser.new_context()
                 page = context.new_page()
-                requests: list[str] = []
-                page.on("request", lambda r, seen=requests: seen.append(r.url))
+                requests: list[int] = []  # bytes of each response's body
+                page.on(
+                    "requestfinished",
+                    lambda r, seen=requests: seen.append(r.sizes()["responseBodySize"]),
+                )
                 if network == "slow":
                     cdp = context.new_cdp_session(page)
                     cdp.send("Network.enable")
                     cdp.send("Network.emulateNetworkConditions", SLOW)
                 page.goto(base + "/search/")
                 page.wait_for_load_state("load")
-                t1, n1, s1 = _ask(page, first, requests, args.typing)
-                t2, n2, s2 = _ask(page, second, requests, args.typing)
+                t1, n1, b1, s1 = _ask(page, first, requests, args.typing)
+                t2, n2, b2, s2 = _ask(page, second, requests, args.typing)
                 print(
-                    f"{bundles} bundles, {network}, typing {args.typing} s: first {first!r}"
-                    f" {t1:.2f} s, {n1} requests"
-                    f" ({s1}); then {second!r} {t2:.2f} s, {n2} requests ({s2})",
+                    f"{shards} shards, {network}, typing {args.typing} s: first {first!r}"
+                    f" {t1:.2f} s, {n1} requests, {b1 / 1000:.0f} KB ({s1});"
+                    f" then {second!r} {t2:.2f} s, {n2} requests, {b2 / 1000:.0f} KB ({s2})",
                     flush=True,
                 )
                 context.close()

@@ -12,7 +12,7 @@ the change event to the pages being told) is reported beside it. A save of one a
 shows its page from a one-page preview first; the full build that brings every other page up
 to date follows, and its time ("whole site current") is reported too.
 
-Search indexing (Pagefind) is off unless --search: it re-indexes the whole site on every build.
+Search indexing is off unless --search, as in the preview itself (`serve.default_builder`).
 With --title each save changes the article's title instead of its body: the title shows on
 listings, related blocks and feeds, so the full build after the preview renders those too.
 """
@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000])
     parser.add_argument("--edits", type=int, default=10)
     parser.add_argument("--work", type=Path, default=Path("/tmp/sahifa-serve-bench"))
-    parser.add_argument("--search", action="store_true", help="keep Pagefind indexing on")
+    parser.add_argument("--search", action="store_true", help="keep search indexing on")
     parser.add_argument("--title", action="store_true", help="edit the title, not the body")
     args = parser.parse_args()
     if not args.search:

@@ -11,6 +11,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from itertools import accumulate, islice
 
 # Harakat, Quranic marks, superscript alef, tatweel: they change nothing for matching.
@@ -158,6 +159,22 @@ def clitic_variants(word: str, strip_article: bool = False) -> list[str]:
     if strip_article:
         stems.extend(w[2:] for w in list(stems) if len(w) > 4 and w.startswith("ال"))
     return list(dict.fromkeys(stems[1:]))
+
+
+@lru_cache(maxsize=1 << 17)
+def search_terms(word: str) -> tuple[str, ...]:
+    """The terms the search index files a folded word under: itself and its bases without
+    proclitics, the article too (`وبالعراق` -> وبالعراق, بالعراق, العراق, عراق). The search
+    page looks a query word up under the same bases, so `عراق`, `العراق` and `بالعراق` all
+    find وبالعراق (`search/search.js`, `bases`)."""
+    return (word, *clitic_variants(word, strip_article=True))
+
+
+def query_term(word: str) -> str:
+    """The part of a folded query word that the search page also matches as the start of
+    longer words (مدرس -> مدرسة): without the article, which readers type or leave out. Not
+    its shortest base: كتاب -> تاب would find تابع."""
+    return word[2:] if len(word) > 4 and word.startswith("ال") else word
 
 
 # Direction --------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--keep-going", action="store_true", help="skip broken articles instead of failing"
     )
     p.add_argument("-j", "--jobs", type=int, default=0, help="processes (default: all cores)")
-    p.add_argument("--no-search", action="store_true", help="skip the Pagefind search index")
+    p.add_argument("--no-search", action="store_true", help="skip the search index")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not write .sahifa-cache/")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print each stage's time")

@@ -33,7 +33,7 @@ class Config:
     future: bool = False
     manifest: Path | None = None  # CSV with file,date[,category][,slug] for scraped text
     publisher: str = ""
-    search: bool = True  # build the Pagefind index (the slowest step on large sites)
+    search: bool = True  # build the search index (`search.py`)
     offline: bool = True  # web app manifest + a service worker that keeps read articles offline
     extra_css: tuple[str, ...] = ()  # stylesheets after the theme's: ["/static/brand.css"]
     news_days: int = 7  # the front page's "في الأخبار" counts mentions in these last days

@@ -26,7 +26,7 @@ CACHE_FORMAT = 15
 
 # Libraries whose version can change the bytes of a site: cached articles hold Markdown's HTML
 # and slugs, and pages are kept from earlier builds, so an upgrade must not leave a site half
-# made by the old version. (Pagefind's version keys the search bundles: `search.bundle_key`.)
+# made by the old version. (The index format keys the search shards: `search.bundle_key`.)
 OUTPUT_LIBRARIES = ("markdown-it-py", "mdurl", "python-slugify", "text-unidecode", "PyYAML",
                     "Jinja2", "MarkupSafe")  # fmt: skip
 

@@ -9,7 +9,7 @@ from typing import Any
 from .model import Article
 from .urls import slugify, url_path
 
-RESERVED = {"entity", "page", "static", "search", "feeds", "pagefind", "archive", "author"}
+RESERVED = {"entity", "page", "static", "search", "feeds", "archive", "author"}
 
 
 @lru_cache(maxsize=4096)  # a handful of sections, asked for by every article of every build

@@ -123,7 +123,7 @@ def _edit_pages(builder: Builder, taken: Fingerprint, started: float) -> BuildRe
     pages = edit.render()
     if pages is None:
         return None
-    bundles = edit.reindex() if search_enabled(config) and search.available() else []
+    bundles = edit.reindex() if search_enabled(config) else []
     if bundles is None:
         return None
     bundles = edit.groups + bundles

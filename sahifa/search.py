@@ -1,145 +1,181 @@
-"""Site search with Pagefind (PyPI `pagefind[bin]`), indexed from the Site, not from files.
+"""Site search: Sahifa's own static index, made from the Site and searched in the browser.
 
-Each article goes into the index as one record (a stand-in page): its text folded with
-`arabic.normalize` (أ/إ/آ -> ا, ى -> ي, ة -> ه, harakat and tatweel removed, digits unified),
-its original title, summary, section and date as metadata, and its section as a filter. The search
-page folds the reader's query the same way in JavaScript (`search/search.js`), so `الامارات`
-finds `الإمارات` and `مدرسه` finds `مدرسة`. Results show the original title and summary, never
-the folded text.
+The index is plain JSON files next to the search page; `search/search.js` fetches only the
+parts a query needs. Why not Pagefind (used until stop 22): it re-indexed a 625-article
+bundle in ~1.3 s, so an edit with search took 2.15 s at 10,000 articles against a 1 s goal;
+it numbered pages in the order the file system lists a folder, so the same site gave other
+bytes on another file system; and each of its bundles scored pages with its own statistics.
 
-The index comes back as (path, bytes) pairs like every other output file, so it is written into
-the build's temporary folder and swapped in with the rest of the site: `site/` is never
-half-indexed. `SAHIFA_SEARCH=0` in the environment skips indexing (the test suite does this
-except where a test needs the index).
+What is indexed: every word of an article's text (title included, which counts three times)
+folded with `arabic.fold`, under each of its `arabic.search_terms` (the word and its bases
+without proclitics: والإمارات -> والامارات, الامارات, امارات). The page folds a query the
+same way and looks each word up with `arabic.query_term` (the article off), exactly and as a
+prefix (at half weight), so `الإمارات`, `الامارات` and `بالإمارات` all find `الإمارات`,
+and `مدرس` finds `مدرسة`. Results are ranked by BM25 over the whole site, then newest first.
+
+Layout. The articles are split into shards by source path (`shards`, `model.shard_of`: up
+to 16, at least 500 articles each on average) so that an edit re-indexes one shard. A shard
+is a folder `search/index-NN/` of:
+
+    meta.json      {"format", "docs", "words", "sections", "sec", "len", "day", "chunks"}:
+                   per article (in date order) its section number, length in words and day
+                   (days since 1970, 0 without a date); "chunks" is [[first term, last term,
+                   file name], ...] in term order
+    c/<hash>.json  {term: [article, weight, article, weight, ...], ...}: a run of terms in
+                   order, ~16 KB; named by its bytes, so a reader's cache never mixes builds
+    f/<n>.json     article n's url, title, section, date and summary: what a result shows
+
+The files come back as (path, bytes) pairs like every other output file, so they are written
+into the build's temporary folder and swapped in with the rest of the site: `site/` is never
+half-indexed. The same articles give the same bytes on any machine. `SAHIFA_SEARCH=0` in
+the environment skips indexing (the test suite does this except where a test needs it).
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import html
 import json
-import logging
-import subprocess
-import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from functools import cache, partial
-from importlib import metadata
-from pathlib import Path
+from functools import partial
 from typing import Any
-from urllib.parse import unquote
 
-from .arabic import normalize
+from .arabic import search_terms, token_columns
 from .config import Config, search_enabled
-from .errors import SahifaError
 from .model import Article, Site, shard_of
 from .publish import FileGroup, article_stamp, digest
-from .writer import check_inside
 
-log = logging.getLogger("sahifa")
-
-BUNDLE = "pagefind"
-LANGUAGE = "ar"  # one index for the whole site: the search page is Arabic
-
-
-def available() -> bool:
-    try:
-        from pagefind.service import get_executable
-    except ImportError:
-        return False
-    return get_executable() is not None
+FORMAT = 1  # of the index files: in every shard's key, so a new format remakes them all
+FOLDER = "search"
+TITLE_WEIGHT = 3  # a word of the title counts as this many of the body
+CHUNK_BYTES = 16_000  # a chunk file ends after the term that takes it past this size
 
 
 def record(article: Article, config: Config) -> dict[str, Any]:
-    """The Pagefind custom record for one article."""
-    meta = {"title": article.title, "section": article.section}
-    if article.summary:
-        meta["summary"] = article.summary
-    if article.date:
-        meta["date"] = article.date.date().isoformat()
+    """What the index keeps of one article (`article` with its text)."""
     return {
         "url": config.base_path + article.path.lstrip("/"),
-        "content": normalize(article.text),
-        "language": LANGUAGE,
-        "meta": meta,
-        "filters": {"section": [article.section]},
+        "title": article.title,
+        "section": article.section,
+        "date": article.date.date().isoformat() if article.date else "",
+        "summary": article.summary,
+        "text": article.text,
     }
 
 
-def record_html(rec: dict[str, Any]) -> str:
-    """A stand-in page for one record: the folded text is the indexed body; title, summary,
-    section and date are metadata (outside the body, so not indexed twice); section is a filter."""
-    meta = "".join(
-        f'<p data-pagefind-meta="{key}">{html.escape(value)}</p>\n'
-        for key, value in rec["meta"].items()
-    )
-    filters = "".join(
-        f'<p data-pagefind-filter="{key}">{html.escape(value)}</p>\n'
-        for key, values in rec["filters"].items()
-        for value in values
-    )
-    return (
-        f'<!doctype html>\n<html lang="{rec["language"]}">\n<head><meta charset="utf-8">'
-        f"<title>{html.escape(rec['meta']['title'])}</title></head>\n<body>\n{meta}{filters}"
-        f"<main data-pagefind-body>{html.escape(rec['content'])}</main>\n</body>\n</html>\n"
-    )
+def term_weights(text: str, title: str) -> tuple[dict[str, int], int]:
+    """(term -> weight, length in words) of one article: each word's count (a title word's
+    times TITLE_WEIGHT; the text holds the title once) added to each of its terms."""
+    words = token_columns(text)[2]
+    counts = Counter(words)
+    if title and TITLE_WEIGHT > 1:
+        counts.update(token_columns(title)[2] * (TITLE_WEIGHT - 1))
+    weights: dict[str, int] = {}
+    get = weights.get
+    for word, count in counts.items():
+        for term in search_terms(word):
+            weights[term] = get(term, 0) + count
+    return weights, len(words)
 
 
-def run_pagefind(records: list[dict[str, Any]], work: Path) -> Path:
-    """Index the records with the Pagefind binary; returns the bundle folder.
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
-    The binary reads a folder of stand-in pages (one per record, at the record's URL), which is
-    far faster than Pagefind's Python service API (that one answers one record per 0.1 s).
-    """
-    from pagefind.service import get_executable
 
-    exe = get_executable()
-    if exe is None:
-        raise SahifaError("Pagefind's binary is missing: pip install 'pagefind[bin]'")
-    pages, out = work / "pages", work / BUNDLE
-    for rec in sorted(records, key=lambda r: r["url"]):  # the same bundle in any order
-        rel = unquote(rec["url"]).strip("/")
-        target = check_inside(pages, f"{rel}/index.html" if rel else "index.html")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(record_html(rec), encoding="utf-8")
-    pages.mkdir(parents=True, exist_ok=True)
-    cmd = [str(exe), "--site", str(pages), "--output-path", str(out), "--silent"]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SahifaError(f"Pagefind failed: {(result.stderr or result.stdout).strip()}")
-    return out
+def _day(iso: str) -> int:
+    """Days since 1970-01-01 of an ISO date, 0 for none (what the page sorts ties by)."""
+    if not iso:
+        return 0
+    from datetime import date
+
+    return date.fromisoformat(iso).toordinal() - date(1970, 1, 1).toordinal()
+
+
+def _utf16(term: str) -> bytes:
+    """The order JavaScript compares strings in (UTF-16 code units), which the page's lookup
+    of a term among the chunks relies on."""
+    return term.encode("utf-16-be", "surrogatepass")
+
+
+def _chunks(postings: dict[str, list[int]]) -> list[tuple[str, str, bytes]]:
+    """(first term, last term, file bytes) of each chunk, in term order."""
+    chunks: list[tuple[str, str, bytes]] = []
+    group: list[bytes] = []
+    first = last = ""
+    size = 0
+    for term in sorted(postings, key=_utf16):
+        entry = _dumps(term) + b":[" + ",".join(map(str, postings[term])).encode() + b"]"
+        if not group:
+            first = term
+        group.append(entry)
+        last = term
+        size += len(entry) + 1
+        if size >= CHUNK_BYTES:
+            chunks.append((first, last, b"{" + b",".join(group) + b"}"))
+            group, size = [], 0
+    if group:
+        chunks.append((first, last, b"{" + b",".join(group) + b"}"))
+    return chunks
+
+
+def bundle_files(records: list[dict[str, Any]], name: str) -> list[tuple[str, bytes]]:
+    """One shard of the index (records in any order) as ('search/<name>/...', bytes),
+    sorted by path."""
+    docs = sorted(records, key=lambda r: (r["date"], r["url"]))
+    sections = sorted({r["section"] for r in docs})
+    number = {s: i for i, s in enumerate(sections)}
+    postings: dict[str, list[int]] = {}
+    lengths: list[int] = []
+    for i, rec in enumerate(docs):
+        weights, length = term_weights(rec["text"], rec["title"])
+        lengths.append(length)
+        for term, weight in weights.items():
+            found = postings.get(term)
+            if found is None:
+                postings[term] = [i, weight]
+            else:
+                found += (i, weight)
+    base = f"{FOLDER}/{name}"
+    files: list[tuple[str, bytes]] = []
+    table = []
+    for first, last, body in _chunks(postings):
+        file = hashlib.sha1(body).hexdigest()[:16]
+        table.append([first, last, file])
+        files.append((f"{base}/c/{file}.json", body))
+    meta = {
+        "format": FORMAT,
+        "docs": len(docs),
+        "words": sum(lengths),
+        "sections": sections,
+        "sec": [number[r["section"]] for r in docs],
+        "len": lengths,
+        "day": [_day(r["date"]) for r in docs],
+        "chunks": table,
+    }
+    files.append((f"{base}/meta.json", _dumps(meta)))
+    for i, rec in enumerate(docs):
+        shown = {k: rec[k] for k in ("url", "title", "section", "date", "summary")}
+        files.append((f"{base}/f/{i}.json", _dumps(shown)))
+    return sorted(files)
 
 
 def index_files(
-    site: Site, config: Config, articles: tuple[Article, ...] | None = None, bundle: str = BUNDLE
+    site: Site, config: Config, articles: tuple[Article, ...] | None = None, name: str = ""
 ) -> list[tuple[str, bytes]]:
-    """The Pagefind bundle of `articles` (all the site's by default) as ('<bundle>/...',
-    bytes), sorted by path."""
+    """The shard `name` made of `articles` (all the site's, as the first shard, by default)."""
     chosen = site.articles if articles is None else articles
-    return bundle_files([record(site.full(a), config) for a in chosen], bundle)
+    return bundle_files([record(site.full(a), config) for a in chosen], name or bundle_name(0))
 
 
-def bundle_files(records: list[dict[str, Any]], bundle: str = BUNDLE) -> list[tuple[str, bytes]]:
-    """The Pagefind bundle of the records, as ('<bundle>/...', bytes) sorted by path."""
-    with tempfile.TemporaryDirectory(prefix="sahifa-pagefind-") as tmp:
-        out = run_pagefind(records, Path(tmp))
-        files = {
-            p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
-        }
-    files = canonical_filters(files)
-    return [(f"{bundle}/{name}", files[name]) for name in sorted(files)]
-
-
-# A large site's index is split into bundles by source path (`model.shard_of`), which the
-# search page merges (Pagefind's mergeIndex): an edit re-indexes one bundle, and the bundles
-# are made in parallel. 16 bundles of ~625 articles at 10,000: one takes ~2 s against ~45 s
-# for the whole site in one (records ~12 s, Pagefind ~32 s).
-SHARD_ARTICLES = 500  # at least this many articles a bundle, on average
+# A large site's index is split into shards by source path (`model.shard_of`), which the
+# search page reads together: an edit re-indexes one shard, and the shards are made in
+# parallel. At 10,000 articles, 16 shards of ~625.
+SHARD_ARTICLES = 500  # at least this many articles a shard, on average
 MAX_SHARDS = 16  # a power of two dividing the build cache's 64 shards (`shard_of`)
 
 
 def shard_count(articles: int) -> int:
-    """How many bundles: a power of two, so that each bundle is a union of cache shards."""
+    """How many shards: a power of two, so that each is a union of build-cache shards."""
     count = 1
     while count * 2 <= MAX_SHARDS and articles >= count * 2 * SHARD_ARTICLES:
         count *= 2
@@ -147,12 +183,11 @@ def shard_count(articles: int) -> int:
 
 
 def bundle_name(shard: int) -> str:
-    """The first bundle is 'pagefind' (what a one-bundle site has always had)."""
-    return BUNDLE if shard == 0 else f"{BUNDLE}-{shard:02d}"
+    return f"index-{shard:02d}"
 
 
 def shards(site: Site) -> list[tuple[str, tuple[Article, ...]]]:
-    """(bundle name, its articles) for every bundle that has articles."""
+    """(shard name, its articles) for every shard that has articles."""
     count = shard_count(len(site.articles))
     parts: list[list[Article]] = [[] for _ in range(count)]
     for art in site.articles:
@@ -160,150 +195,24 @@ def shards(site: Site) -> list[tuple[str, tuple[Article, ...]]]:
     return [(bundle_name(i), tuple(part)) for i, part in enumerate(parts) if part]
 
 
-@cache
-def pagefind_version() -> str:
-    """The installed Pagefind's version: its bundles are made by it and merged by the search
-    page, which needs one version for all of them."""
-    try:
-        return metadata.version("pagefind_bin")
-    except metadata.PackageNotFoundError:
-        return ""
-
-
 def bundle_key(name: str, stamps: Iterable[str]) -> str:
-    """A bundle's group key: its name, its articles' stamps in any order, and the Pagefind
-    version (after an upgrade every bundle is made again, not only the edited ones: bundles
-    of two versions would sit side by side on the search page)."""
-    return digest(name, pagefind_version(), *sorted(stamps))
+    """A shard's group key: its name, the index format and its articles' stamps in any
+    order (a change to Sahifa's code remakes every shard anyway: `fingerprint.code_version`)."""
+    return digest(name, str(FORMAT), *sorted(stamps))
 
 
 def bundle_paths(site: Site, config: Config) -> tuple[str, ...]:
-    """The search page's bundles ('/pagefind/', '/pagefind-01/', ...): none without an index."""
-    if not search_enabled(config) or not available():
+    """The search page's shards ('/search/index-00/', ...): none without an index."""
+    if not search_enabled(config):
         return ()
-    return tuple(f"/{name}/" for name, _ in shards(site))
-
-
-# Deterministic bytes -------------------------------------------------------------------------
-#
-# Pagefind writes the values of a filter in hash-map order, which changes from run to run, and
-# names the filter file and the language's meta file after hashes of their bytes. To make the
-# bundle byte-identical across builds, the values are put in sorted order (a reordering of
-# whole CBOR items: nothing is re-encoded) and the renamed hashes are replaced in the meta file
-# and in pagefind-entry.json. Pagefind reads these files only by the names it is given.
-#
-# Pagefind also numbers the pages in the order it finds the stand-ins, which is the order the
-# file system lists a folder (sorting the records first does not change it). So a bundle is
-# byte-identical from build to build on one file system, but not between two: made in
-# /dev/shm (tmpfs) instead of /tmp (ext4), the same 14 records gave other index files
-# (stop 21), and ext4 itself lists a folder in an order seeded per file system.
-
-_SIGNATURE = b"pagefind_dcd"
-
-
-def _cbor_head(buf: bytes, pos: int) -> tuple[int, int, int]:
-    """(major type, argument, position after the head) of the CBOR item at `pos`."""
-    major, info = buf[pos] >> 5, buf[pos] & 0x1F
-    if info < 24:
-        return major, info, pos + 1
-    size = {24: 1, 25: 2, 26: 4, 27: 8}[info]
-    return major, int.from_bytes(buf[pos + 1 : pos + 1 + size], "big"), pos + 1 + size
-
-
-def _cbor_end(buf: bytes, pos: int) -> int:
-    """Where the CBOR item at `pos` ends (unsigned ints, strings, arrays and maps only)."""
-    major, arg, pos = _cbor_head(buf, pos)
-    if major in (0, 1):
-        return pos
-    if major in (2, 3):
-        return pos + arg
-    if major in (4, 5):
-        for _ in range(arg * (2 if major == 5 else 1)):
-            pos = _cbor_end(buf, pos)
-        return pos
-    raise ValueError(f"unexpected CBOR major type {major}")
-
-
-def _sorted_filter(payload: bytes) -> bytes:
-    """A filter file is [name, [[value, [page, ...]], ...]]: sort the [value, pages] items."""
-    major, count, pos = _cbor_head(payload, 0)
-    if major != 4 or count != 2:
-        raise ValueError("not a Pagefind filter")
-    pos = _cbor_end(payload, pos)  # the filter's name
-    major, count, start = _cbor_head(payload, pos)
-    if major != 4:
-        raise ValueError("not a Pagefind filter")
-    items, at = [], start
-    for _ in range(count):
-        end = _cbor_end(payload, at)
-        items.append(payload[at:end])
-        at = end
-    if at != len(payload):
-        raise ValueError("trailing bytes in a Pagefind filter")
-    return payload[:start] + b"".join(sorted(items))
-
-
-def _pack(payload: bytes) -> bytes:
-    return gzip.compress(_SIGNATURE + payload, mtime=0)
-
-
-def _unpack(data: bytes) -> bytes:
-    raw = gzip.decompress(data)
-    if not raw.startswith(_SIGNATURE):
-        raise ValueError("not a Pagefind data file")
-    return raw[len(_SIGNATURE) :]
-
-
-def canonical_filters(files: dict[str, bytes]) -> dict[str, bytes]:
-    """The bundle with filter values in a stable order and the hashes renamed to match."""
-    try:
-        return _canonical_filters(files)
-    except (ValueError, KeyError, OSError, EOFError) as exc:  # a newer Pagefind format
-        log.warning("search: could not make the Pagefind bundle deterministic (%s)", exc)
-        return files
-
-
-def _canonical_filters(files: dict[str, bytes]) -> dict[str, bytes]:
-    out = dict(files)
-    renamed: dict[str, str] = {}
-    for name in sorted(files):
-        if not (name.startswith("filter/") and name.endswith(".pf_filter")):
-            continue
-        old = name[len("filter/") : -len(".pf_filter")]
-        payload = _sorted_filter(_unpack(files[name]))
-        lang, digest = old.rsplit("_", 1)
-        new = f"{lang}_{hashlib.sha256(payload).hexdigest()[: len(digest)]}"
-        del out[name]
-        out[f"filter/{new}.pf_filter"] = _pack(payload)
-        renamed[old] = new
-    if not renamed:
-        return out
-    entry = json.loads(files["pagefind-entry.json"])
-    for info in entry["languages"].values():
-        old_meta = info["hash"]
-        name = f"pagefind.{old_meta}.pf_meta"
-        payload = _unpack(files[name])
-        for old, new in renamed.items():
-            payload = payload.replace(old.encode(), new.encode())  # same length: CBOR stays valid
-        prefix, digest = old_meta.rsplit("_", 1)
-        new_meta = f"{prefix}_{hashlib.sha256(payload).hexdigest()[: len(digest)]}"
-        del out[name]
-        out[f"pagefind.{new_meta}.pf_meta"] = _pack(payload)
-        info["hash"] = new_meta
-    out["pagefind-entry.json"] = json.dumps(
-        entry, ensure_ascii=False, separators=(",", ":")
-    ).encode()
-    return out
+    return tuple(f"/{FOLDER}/{name}/" for name, _ in shards(site))
 
 
 def search_groups(site: Site, config: Config) -> Iterator[FileGroup]:
-    """The script, and each bundle of the index as a group keyed by its articles (a change
-    to one of them re-indexes its bundle only)."""
+    """The script, and each shard of the index as a group keyed by its articles (a change
+    to one of them re-indexes its shard only)."""
     yield FileGroup("search-script", "", lambda: [("search/search.js", SEARCH_JS.encode("utf-8"))])
     if not search_enabled(config):
-        return
-    if not available():
-        log.warning("search: Pagefind is not installed (pip install 'pagefind[bin]'); no index")
         return
     for name, articles in shards(site):
         key = bundle_key(name, map(article_stamp, articles))
@@ -311,16 +220,15 @@ def search_groups(site: Site, config: Config) -> Iterator[FileGroup]:
         yield FileGroup(f"search:{name}", key, make, heavy=True)
 
 
-# The search page's script: fold the query like arabic.normalize, search, list the results. ---
+# The search page's script: fold the query like arabic.fold, read the shards, rank, list. ------
 
-SEARCH_JS = r"""// Sahifa search: Pagefind with Arabic folding (see sahifa/search.py).
+SEARCH_JS = r"""// Sahifa search: the site's own index (see sahifa/search.py), fetched in parts as needed.
 const form = document.querySelector("[data-search-form]");
 const input = form.querySelector("input[name=q]");
 const select = form.querySelector("select[name=section]");
 const status = document.querySelector("[data-search-status]");
 const list = document.querySelector("[data-search-results]");
-const bundle = form.dataset.bundle;
-const merged = (form.dataset.merge || "").split(" ").filter(Boolean);
+const shards = (form.dataset.index || "").split(" ").filter(Boolean);
 
 // Same folding as sahifa.arabic.normalize: marks and tatweel out, alef/ya/ta marbuta unified.
 const MARKS = /[\u064B-\u065F\u0670\u0640\u06D6-\u06ED\u200B-\u200F\u202A-\u202E\u2066-\u2069\u061C\uFEFF]/g;
@@ -333,21 +241,117 @@ export function fold(text) {
     .replace(/\s+/g, " ").trim().toLowerCase();
 }
 
-let loading = null;
-async function open() {
-  const pf = await import(bundle + "pagefind.js");
-  await pf.options({ excerptLength: 20 });
-  await pf.init();  // the index itself, now rather than at the first search
-  // A large site's index comes in several bundles (sahifa/search.py, shards): merged before
-  // the first search, so that no search sees only part of it. All at once: each merge fetches
-  // two files, and one after the other they cost two round trips a bundle (100,000 articles,
-  // 16 bundles, 150 ms round trips: first search 15.9 s one by one, 11.7 s at once).
-  await Promise.all(merged.map((other) => pf.mergeIndex(other)));
-  return pf;
+// The words of a query as sahifa.arabic.token_columns splits a text, each as
+// sahifa.arabic.query_term looks it up (the article off a longer word).
+const WORD = /[\p{L}\p{N}][\p{L}\p{N}_]*(?:[.\-&][A-Za-z0-9]+)*/gu;
+export function queryTerm(word) {
+  return word.length > 4 && word.startsWith("ال") ? word.slice(2) : word;
 }
-function load() {
-  loading = loading || open().catch((err) => { loading = null; throw err; });  // retried next time
-  return loading;
+export function terms(query) {
+  return [...new Set((fold(query).match(WORD) || []).map(queryTerm))];
+}
+
+// A folded word and its bases without proclitics, as sahifa.arabic.search_terms (which
+// files every word of an article under these): و/ف, then ب/ل/ك (لل = ل + ال), then ال.
+export function bases(word) {
+  const stems = [word];
+  if (word.length > 3 && "وف".includes(word[0])) stems.push(word.slice(1));
+  for (const w of [...stems]) {
+    if (w.length > 3 && w.startsWith("لل")) stems.push("ال" + w.slice(2));
+    if (w.length > 3 && "بلك".includes(w[0])) stems.push(w.slice(1));
+  }
+  for (const w of [...stems]) if (w.length > 4 && w.startsWith("ال")) stems.push(w.slice(2));
+  return [...new Set(stems)];
+}
+
+const files = new Map();
+function fetchJSON(url) {
+  if (!files.has(url)) {
+    const got = fetch(url).then((r) => {
+      if (!r.ok) throw new Error(`${url}: ${r.status}`);
+      return r.json();
+    });
+    got.catch(() => files.delete(url));  // tried again by the next search
+    files.set(url, got);
+  }
+  return files.get(url);
+}
+const load = () => Promise.all(shards.map((s) => fetchJSON(s + "meta.json")));
+
+// The chunks of a shard that may hold `term` (or, for a prefix, any term starting with it).
+function chunksFor(meta, term, prefix) {
+  const end = term + "\uffff";
+  return meta.chunks.filter(([first, last]) =>
+    prefix ? last >= term && first <= end : first <= term && term <= last);
+}
+
+const K1 = 1.2, B = 0.75;  // BM25
+const PREFIX_WEIGHT = 0.5;  // a longer word found by a prefix counts half
+const MIN_PREFIX = 3;  // shorter query words match whole terms only
+
+// For one query word, in each shard: article number -> weight. The word is looked up under
+// each of its bases (بالإمارات -> الامارات, امارات: the highest weight counts, as an
+// article's word is filed under all of them), and as a prefix of longer words.
+async function postings(metas, word) {
+  const exact = new Set(bases(word));
+  const head = queryTerm(word);
+  const prefix = head.length >= MIN_PREFIX;
+  return Promise.all(metas.map(async (meta, s) => {
+    const names = new Set();
+    for (const term of exact) for (const c of chunksFor(meta, term, false)) names.add(c[2]);
+    if (prefix) for (const c of chunksFor(meta, head, true)) names.add(c[2]);
+    const chunks = await Promise.all([...names].map((n) => fetchJSON(`${shards[s]}c/${n}.json`)));
+    const whole = new Map(), longer = new Map();
+    for (const chunk of chunks) {
+      for (const [term, list] of Object.entries(chunk)) {
+        if (exact.has(term)) {
+          for (let i = 0; i < list.length; i += 2) {
+            whole.set(list[i], Math.max(whole.get(list[i]) || 0, list[i + 1]));
+          }
+        } else if (prefix && term.startsWith(head)) {
+          for (let i = 0; i < list.length; i += 2) {
+            longer.set(list[i], (longer.get(list[i]) || 0) + PREFIX_WEIGHT * list[i + 1]);
+          }
+        }
+      }
+    }
+    for (const [doc, weight] of longer) whole.set(doc, (whole.get(doc) || 0) + weight);
+    return whole;
+  }));
+}
+
+// Articles holding every word of the query (in `section`, if given), best first: BM25 over
+// the whole site, then the newest.
+export async function find(query, section) {
+  const words = terms(query);
+  if (!words.length || !shards.length) return [];
+  const metas = await load();
+  const hits = await Promise.all(words.map((w) => postings(metas, w)));
+  let docs = 0, length = 0;
+  for (const meta of metas) { docs += meta.docs; length += meta.words; }
+  const avg = length / Math.max(docs, 1);
+  const idf = hits.map((perShard) => {
+    const df = perShard.reduce((n, found) => n + found.size, 0);
+    return Math.log(1 + (docs - df + 0.5) / (df + 0.5));
+  });
+  const results = [];
+  metas.forEach((meta, s) => {
+    const only = section ? meta.sections.indexOf(section) : -1;
+    if (section && only < 0) return;
+    for (const doc of hits[0][s].keys()) {
+      if (section && meta.sec[doc] !== only) continue;
+      if (!hits.every((perShard) => perShard[s].has(doc))) continue;
+      const norm = K1 * (1 - B + B * meta.len[doc] / avg);
+      let score = 0;
+      hits.forEach((perShard, k) => {
+        const tf = perShard[s].get(doc);
+        score += idf[k] * tf * (K1 + 1) / (tf + norm);
+      });
+      results.push({ shard: s, doc, score, day: meta.day[doc] });
+    }
+  });
+  results.sort((a, b) => b.score - a.score || b.day - a.day || b.shard - a.shard || b.doc - a.doc);
+  return results.map((r) => ({ ...r, data: () => fetchJSON(`${shards[r.shard]}f/${r.doc}.json`) }));
 }
 
 function item(data) {
@@ -355,39 +359,41 @@ function item(data) {
   li.className = "card";
   const a = document.createElement("a");
   a.href = data.url;
-  a.textContent = data.meta.title;
+  a.textContent = data.title;
   li.append(a);
   const meta = document.createElement("p");
   meta.className = "card-meta";
-  meta.textContent = [data.meta.section, data.meta.date].filter(Boolean).join(" · ");
+  meta.textContent = [data.section, data.date].filter(Boolean).join(" · ");
   li.append(meta);
-  if (data.meta.summary) {
+  if (data.summary) {
     const p = document.createElement("p");
     p.className = "summary";
-    p.textContent = data.meta.summary;
+    p.textContent = data.summary;
     li.append(p);
   }
   return li;
 }
 
+let latest = 0;
 async function run() {
-  const query = fold(input.value);
+  const query = input.value;
   const section = select ? select.value : "";
   const url = new URL(location.href);
-  url.searchParams.set("q", input.value);
+  url.searchParams.set("q", query);
   if (section) url.searchParams.set("section", section); else url.searchParams.delete("section");
   history.replaceState(null, "", url);
+  const mine = ++latest;  // a slower earlier search must not overwrite this one's results
   list.replaceChildren();
-  if (!query) { status.textContent = ""; return; }
+  if (!fold(query)) { status.textContent = ""; return; }
   status.textContent = "جارٍ البحث…";
   try {
-    const pf = await load();
-    const found = await pf.search(query, section ? { filters: { section } } : {});
-    const shown = await Promise.all(found.results.slice(0, 30).map((r) => r.data()));
+    const found = await find(query, section);
+    const shown = await Promise.all(found.slice(0, 30).map((r) => r.data()));
+    if (mine !== latest) return;
     list.replaceChildren(...shown.map(item));
-    status.textContent = found.results.length
-      ? `النتائج: ${found.results.length}` : "لا نتائج لهذا البحث.";
+    status.textContent = found.length ? `النتائج: ${found.length}` : "لا نتائج لهذا البحث.";
   } catch (err) {
+    if (mine !== latest) return;
     status.textContent = "تعذر تحميل فهرس البحث.";
     console.error(err);
   }
@@ -395,9 +401,8 @@ async function run() {
 
 form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
 if (select) select.addEventListener("change", run);
-// Start loading the index when the reader goes to type, not when they press Enter: merging a
-// large site's bundles takes round trips, which the typing hides. A failure is reported (and
-// retried) by the search itself.
+// Start loading the shards' tables when the reader goes to type, not when they press Enter.
+// A failure is reported (and retried) by the search itself.
 input.addEventListener("focus", () => { load().catch(() => {}); }, { once: true });
 const params = new URLSearchParams(location.search);
 input.value = params.get("q") || "";

@@ -16,7 +16,8 @@ SHARED = ROOT.parent / "shared"
 SEED = SHARED / "seeds" / "000_f634f729fe338fff.txt"
 CORPUS = SHARED / "corpus"
 CHROMIUM = Path("/usr/bin/chromium")
-# Pagefind indexing takes about 2 s a build: only tests/test_search.py turns it on.
+# The search index is left out of most builds: tests/test_search.py (and one quick-edit
+# test) turn it on.
 os.environ.setdefault("SAHIFA_SEARCH", "0")
 
 

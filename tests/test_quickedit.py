@@ -278,29 +278,31 @@ def test_a_card_the_store_cannot_vouch_for_sends_a_headline_to_the_full_build(tm
     assert files(out) == fresh(content, tmp_path)
 
 
-@pytest.mark.skipif(not search.available(), reason="pagefind[bin] not installed")
-def test_with_search_a_body_edit_makes_its_bundle_of_the_index_again(tmp_path: Path, monkeypatch):
-    """The index split into bundles (a large site's, here two articles a bundle at least):
-    the quick build makes the edited article's bundle again, and leaves the others alone."""
+def test_with_search_a_body_edit_makes_its_shard_of_the_index_again(tmp_path: Path, monkeypatch):
+    """The index split into shards (a large site's, here two articles a shard at least):
+    the quick build makes the edited article's shard again, and leaves the others alone."""
     monkeypatch.setenv(SEARCH_SWITCH, "1")
     monkeypatch.setattr(search, "SHARD_ARTICLES", 2)
     content, out = site(tmp_path)
     cli_build(content, out, search=True)
-    bundles = sorted(p.name for p in out.iterdir() if p.name.startswith("pagefind"))
-    assert len(bundles) == 4
-    before = {p: p.stat().st_ino for b in bundles for p in (out / b).rglob("*") if p.is_file()}
+    index = out / "search"
+    shards = sorted(p.name for p in index.iterdir() if p.name.startswith("index-"))
+    assert len(shards) == 4
+    before = {p: p.stat().st_ino for b in shards for p in (index / b).rglob("*") if p.is_file()}
     edit(content / "s04.md", story(4, "\nكلمةفريدةللبحث في آخر الخبر.\n"))
     result = cli_build(content, out, search=True)
     assert result.quick and result.groups == 1
     mine = search.bundle_name(shard_of("s04.md", 4))
-    changed = {p.parent.relative_to(out).parts[0] for p in before if not p.exists()}
+    changed = {p.relative_to(index).parts[0] for p in before if not p.exists()}
     changed |= {
-        p.relative_to(out).parts[0]
-        for b in bundles
-        for p in (out / b).rglob("*")
+        p.relative_to(index).parts[0]
+        for b in shards
+        for p in (index / b).rglob("*")
         if p.is_file() and before.get(p) != p.stat().st_ino
     }
     assert changed == {mine}
+    chunks = [c.read_text("utf-8") for c in (index / mine / "c").iterdir()]
+    assert sum('"كلمهفريدهللبحث":' in c for c in chunks) == 1  # the new word, folded
     assert files(out) == fresh(content, tmp_path, search=True)
     assert_saved_as_by_a_full_build(content, out, search=True)
 

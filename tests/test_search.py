@@ -1,5 +1,6 @@
-"""Pagefind search: indexed only here, on a four-article site (the rest of the suite runs with
-SAHIFA_SEARCH=0), byte-identical across builds, Arabic-folded, filterable by section."""
+"""Search: Sahifa's own static index (`sahifa/search.py`) and the page that reads it. Indexed
+only here and in one quick-edit test, on a four-article site (the rest of the suite runs with
+SAHIFA_SEARCH=0): byte-identical across builds, Arabic-folded, filterable by section."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import pytest
 from bs4 import BeautifulSoup
 
 from sahifa import search
-from sahifa.arabic import normalize
+from sahifa.arabic import normalize, query_term, search_terms, token_columns
 from sahifa.config import SEARCH_SWITCH, load_config
+from sahifa.model import Article
 from sahifa.pipeline import build
 
 from .conftest import make_content
@@ -31,17 +33,15 @@ FILES = {
             "---\nفاز منتخب الإمارات على السعودية في مباراة ودية.\n",
     "d.md": "---\ntitle: مسؤول في مستشفى دمشق\ndate: 2025-01-03T10:00:00+03:00\nsection: صحة\n"
             "---\nقال مسؤول في مستشفى المواساة إن القسم سيتوسع.\n",
+    "e.md": "---\ntitle: سباق في دبي\ndate: 2024-12-29T10:00:00+04:00\nsection: رياضة\n---\n"
+            "انطلق السباق على حلبة دبي، وتُقام مباراة الغد في الملعب نفسه.\n",
 }  # fmt: skip
-
-needs_pagefind = pytest.mark.skipif(not search.available(), reason="pagefind[bin] not installed")
 
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    """The tiny site built twice with the search index (the only Pagefind runs of the suite),
-    and once more split into bundles as a large site's index is (one article a bundle)."""
-    if not search.available():
-        pytest.skip("pagefind[bin] not installed")
+    """The tiny site built twice with the search index, and once more split into shards as
+    a large site's index is (one article a shard)."""
     tmp = tmp_path_factory.mktemp("search")
     content = make_content(tmp, FILES)
     with pytest.MonkeyPatch.context() as mp:
@@ -56,91 +56,144 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
     return outs[0], outs[1], outs[2]
 
 
-def test_record_is_folded_but_shows_the_original():
-    from sahifa.model import Article
+def lookup(shard: Path, term: str) -> dict[int, int]:
+    """What the page does for one whole term: find its chunk in meta.json, read it there."""
+    meta = json.loads((shard / "meta.json").read_text("utf-8"))
+    found: dict[int, int] = {}
+    for first, last, name in meta["chunks"]:
+        if first <= term <= last:
+            postings = json.loads((shard / "c" / f"{name}.json").read_text("utf-8"))
+            flat = postings.get(term, [])
+            found.update(zip(flat[::2], flat[1::2], strict=True))
+    return found
 
+
+def test_a_word_is_filed_under_its_bases_and_a_query_word_drops_the_article():
+    assert search_terms("وبالعراق") == ("وبالعراق", "بالعراق", "العراق", "عراق")
+    assert search_terms("للامارات") == ("للامارات", "الامارات", "لامارات", "امارات")
+    assert search_terms("وزير") == ("وزير", "زير")  # a query for وزير looks up وزير itself
+    assert search_terms("في") == ("في",)
+    assert query_term("الامارات") == "امارات" and query_term("الم") == "الم"
+    assert query_term("وزير") == "وزير"
+    # every spelling a reader may type reaches a term the article is filed under
+    filed = set(search_terms("والإمارات".replace("إ", "ا")))
+    assert {query_term(w) for w in ("الامارات", "امارات", "والامارات")} <= filed
+
+
+def test_record_keeps_what_a_result_shows():
     art = Article(source="a.md", title="الإمارات", slug="x", section="سياسة", body_html="",
-                  text="الإمارات\nافتُتِحَت مدرسةٌ على ضفة", summary="ملخص", path="/سياسة/x/")  # fmt: skip
+                  text="الإمارات\nافتُتِحَت مدرسةٌ", summary="ملخص", path="/سياسة/x/")  # fmt: skip
     rec = search.record(art, load_config(None, base_url="https://ex.org/news/"))
-    assert rec["url"] == "/news/سياسة/x/"
-    assert rec["content"] == "الامارات افتتحت مدرسه علي ضفه"
-    assert rec["meta"] == {"title": "الإمارات", "section": "سياسة", "summary": "ملخص"}
-    assert rec["filters"] == {"section": ["سياسة"]} and rec["language"] == "ar"
+    assert rec == {"url": "/news/سياسة/x/", "title": "الإمارات", "section": "سياسة", "date": "",
+                   "summary": "ملخص", "text": "الإمارات\nافتُتِحَت مدرسةٌ"}  # fmt: skip
 
 
-def test_filter_values_are_sorted_without_reencoding():
-    def text(s: str) -> bytes:
-        b = s.encode()
-        return bytes([0x60 | len(b)]) + b
+def test_weights_count_the_title_three_times_and_every_base():
+    weights, length = search.term_weights("المدرسة في حلب. مدرسة ثانية", "المدرسة")
+    assert length == 5
+    # المدرسة: 1 in the text + 2 more for the title; مدرسه: its own 1 + المدرسة's 3
+    assert weights["المدرسه"] == 3 and weights["مدرسه"] == 4 and weights["حلب"] == 1
 
-    def entry(value: str, pages: list[int]) -> bytes:
-        return b"\x82" + text(value) + bytes([0x80 | len(pages)]) + bytes(pages)
 
-    head = b"\x82" + text("section") + b"\x83"
-    shuffled = head + entry("s2", [2, 5]) + entry("s0", [0, 3, 6]) + entry("s1", [1])
-    ordered = head + entry("s0", [0, 3, 6]) + entry("s1", [1]) + entry("s2", [2, 5])
-    assert search._sorted_filter(shuffled) == ordered
-    assert search._sorted_filter(ordered) == ordered
+def records(n: int) -> list[dict[str, str]]:
+    return [
+        {"url": f"/s/{i}/", "title": f"خبر {i}", "section": "أ" if i % 2 else "ب",
+         "date": f"2025-01-{1 + i % 28:02d}", "summary": "", "text": f"خبر {i} كلمة{i} مشترك"}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_a_shard_is_the_same_bytes_in_any_order_and_every_term_is_found(tmp_path, monkeypatch):
+    monkeypatch.setattr(search, "CHUNK_BYTES", 200)  # many chunks
+    recs = records(60)
+    files = search.bundle_files(recs, "index-03")
+    assert files == search.bundle_files(list(reversed(recs)), "index-03")
+    for path, data in files:
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    shard = tmp_path / "search" / "index-03"
+    meta = json.loads((shard / "meta.json").read_text("utf-8"))
+    assert meta["docs"] == 60 and len(meta["len"]) == len(meta["day"]) == len(meta["sec"]) == 60
+    assert len(meta["chunks"]) > 5
+    bounds = [term for first, last, _ in meta["chunks"] for term in (first, last)]
+    assert bounds == sorted(bounds)  # chunks in term order, not overlapping
+    assert len(list((shard / "c").iterdir())) == len(meta["chunks"])
+    order = [json.loads((shard / "f" / f"{i}.json").read_text("utf-8")) for i in range(60)]
+    assert [d["date"] for d in order] == sorted(d["date"] for d in order)  # oldest first
+    for i, doc in enumerate(order):
+        n = int(doc["url"].split("/")[2])
+        assert lookup(shard, f"كلمه{n}") == {i: 1}
+        assert meta["sections"][meta["sec"][i]] == recs[n]["section"]
+    assert lookup(shard, "مشترك") == {i: 1 for i in range(60)}
+    assert lookup(shard, "خبر") == {i: 3 for i in range(60)}  # text once, title twice more
 
 
 def test_switched_off_builds_no_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(SEARCH_SWITCH, "0")
     out = tmp_path / "site"
     build(load_config(None, content_dir=make_content(tmp_path, FILES), output_dir=out))
-    assert not (out / "pagefind").exists()
+    assert sorted(p.name for p in (out / "search").iterdir()) == ["index.html", "search.js"]
     page = BeautifulSoup((out / "search" / "index.html").read_text("utf-8"), "html.parser")
     assert page.find("script", type="module")["src"] == "/search/search.js"
-    assert (out / "search" / "search.js").is_file()
+    assert page.select_one("form[data-search-form]")["data-index"] == ""
     options = [
         o["value"] for o in page.select("form[data-search-form] select[name=section] option")
     ]
     assert options[0] == "" and sorted(options[1:]) == ["تعليم", "رياضة", "سياسة", "صحة"]
 
 
-@needs_pagefind
 def test_index_is_complete_and_byte_identical(indexed: tuple[Path, Path, Path]):
     one, two, _ = indexed
-    entry = json.loads((one / "pagefind" / "pagefind-entry.json").read_text("utf-8"))
-    assert entry["languages"]["ar"]["page_count"] == len(FILES)
-    files_one = sorted(p.relative_to(one) for p in (one / "pagefind").rglob("*") if p.is_file())
-    files_two = sorted(p.relative_to(two) for p in (two / "pagefind").rglob("*") if p.is_file())
+    meta = json.loads((one / "search" / "index-00" / "meta.json").read_text("utf-8"))
+    assert meta["docs"] == len(FILES) and meta["format"] == search.FORMAT
+    files_one = sorted(p.relative_to(one) for p in (one / "search").rglob("*") if p.is_file())
+    files_two = sorted(p.relative_to(two) for p in (two / "search").rglob("*") if p.is_file())
     assert files_one == files_two
     for rel in files_one:
         assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
+    shown = [json.loads((one / "search/index-00/f" / f"{i}.json").read_bytes()) for i in range(5)]
+    assert [d["title"] for d in shown] == [  # oldest first
+        "سباق في دبي", "مباراة الإمارات والسعودية", "افتتاح مدرسة جديدة في حلب", "زيارة رسمية إلى الإمارات",
+        "مسؤول في مستشفى دمشق"]  # fmt: skip
+    assert shown[1]["url"].startswith("/رياضة/") and shown[1]["date"] == "2024-12-30"
+    assert set(lookup(one / "search" / "index-00", "امارات")) == {1, 3}
 
 
-@pytest.fixture(scope="module", params=["one bundle", "split"])
+def test_a_large_index_is_split_into_shards_by_source(indexed: tuple[Path, Path, Path]):
+    """Four shards by source path (every article in exactly one; an empty one is left out),
+    read together."""
+    split = indexed[2]
+    shards = sorted(p.name for p in (split / "search").iterdir() if p.name.startswith("index-"))
+    assert len(shards) >= 2 and set(shards) <= {f"index-0{i}" for i in range(4)}
+    metas = [json.loads((split / "search" / s / "meta.json").read_bytes()) for s in shards]
+    assert sum(m["docs"] for m in metas) == len(FILES) and all(m["docs"] for m in metas)
+    form = BeautifulSoup((split / "search" / "index.html").read_text("utf-8"), "html.parser")
+    form = form.select_one("form[data-search-form]")
+    assert form["data-index"].split() == [f"/search/{s}/" for s in shards]
+    assert not (indexed[0] / "search" / "index-01").exists()  # a small site keeps one shard
+
+
+def test_a_new_index_format_remakes_every_shard(monkeypatch):
+    stamps = ["d1|/a/", "d2|/b/"]
+    before = search.bundle_key("index-00", stamps)
+    assert search.bundle_key("index-00", reversed(stamps)) == before
+    monkeypatch.setattr(search, "FORMAT", search.FORMAT + 1)
+    assert search.bundle_key("index-00", stamps) != before
+
+
+@pytest.fixture(scope="module", params=["one shard", "split"])
 def served(request: pytest.FixtureRequest, indexed: tuple[Path, Path, Path]) -> Iterator[str]:
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
 
-    root = indexed[0] if request.param == "one bundle" else indexed[2]
+    root = indexed[0] if request.param == "one shard" else indexed[2]
     handler = functools.partial(Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
-
-
-@needs_pagefind
-def test_a_large_index_is_split_into_bundles_by_source(indexed: tuple[Path, Path, Path]):
-    """Four bundles of one article each (every page in exactly one), merged by the page."""
-    split = indexed[2]
-    bundles = sorted(p.name for p in split.iterdir() if p.name.startswith("pagefind"))
-    assert len(bundles) >= 2 and bundles[0] == "pagefind"
-    counts = [
-        json.loads((split / b / "pagefind-entry.json").read_text("utf-8"))["languages"]["ar"][
-            "page_count"
-        ]
-        for b in bundles
-    ]
-    assert sum(counts) == len(FILES)
-    form = BeautifulSoup((split / "search" / "index.html").read_text("utf-8"), "html.parser")
-    form = form.select_one("form[data-search-form]")
-    assert form["data-bundle"] == "/pagefind/"
-    assert form["data-merge"].split() == [f"/{b}/" for b in bundles[1:]]
-    assert not (indexed[0] / "pagefind-01").exists()  # a small site keeps one bundle
 
 
 def _results(page, url: str) -> list[str]:
@@ -155,48 +208,74 @@ def _results(page, url: str) -> list[str]:
 
 
 @pytest.mark.browser
-@needs_pagefind
-def test_search_page_finds_folded_spellings(browser, served: str):
+def test_search_page_finds_folded_spellings_and_clitics(browser, served: str):
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     both = {"زيارة رسمية إلى الإمارات", "مباراة الإمارات والسعودية"}
-    for query in ("الإمارات", "الامارات", "الأمارات"):
+    for query in ("الإمارات", "الامارات", "الأمارات", "إمارات", "بالإمارات", "امارات"):
         assert set(_results(page, f"{served}/search/?q={quote(query)}")) == both, query
     sport = _results(page, f"{served}/search/?q={quote('الامارات')}&section={quote('رياضة')}")
     assert sport == ["مباراة الإمارات والسعودية"]
-    for query in ("مدرسه", "مَدرسة", "افتتحت"):
-        assert _results(page, f"{served}/search/?q={quote(query)}") == ["افتتاح مدرسة جديدة في حلب"]
+    for query in ("مدرسه", "مَدرسة", "افتتحت", "مدرس", "المدرسة حلب", "بالمدرسة", "وحلب"):
+        assert _results(page, f"{served}/search/?q={quote(query)}") == [
+            "افتتاح مدرسة جديدة في حلب"
+        ], query
     assert _results(page, f"{served}/search/?q={quote('مستشفي')}") == ["مسؤول في مستشفى دمشق"]
     assert page.inner_text("[data-search-status]") == "النتائج: 1"
+    assert _results(page, f"{served}/search/?q={quote('مدرسة دمشق')}") == []  # every word
+    assert page.inner_text("[data-search-status]") == "لا نتائج لهذا البحث."
     samples = ["الإمارات", "مُحَمَّد", "مستشفى", "مدرسة", "آذار ٢٠٢٤", "  Beirut   Port ", "مسؤول"]
     folded = page.evaluate(
         "async (xs) => { const m = await import('/search/search.js'); return xs.map(m.fold); }",
         samples,
     )
     assert folded == [normalize(s) for s in samples]
+    queries = ["وزارة الخارجية، بيروت-Port U.S. ٢٠٢٤", "الإمارات والسعودية: مباراة!", "ال الم"]
+    split = page.evaluate(
+        "async (xs) => { const m = await import('/search/search.js'); return xs.map(m.terms); }",
+        queries,
+    )
+    assert split == [
+        list(dict.fromkeys(query_term(w) for w in token_columns(normalize(q))[2])) for q in queries
+    ]
+    words = ["وبالعراق", "للامارات", "وزير", "في", "فالكتاب", "الم", "والله", "كالبيت"]
+    assert page.evaluate(
+        "async (xs) => { const m = await import('/search/search.js'); return xs.map(m.bases); }",
+        words,
+    ) == [list(search_terms(w)) for w in words]
     assert errors == []
     page.close()
 
 
-def test_a_new_pagefind_version_remakes_every_bundle(monkeypatch):
-    """The search page merges the bundles, which needs one Pagefind version for all: the
-    version is in every bundle's key, so an upgrade remakes them all, not only edited ones."""
-    assert search.pagefind_version()  # installed with the project
-    stamps = ["d1|/a/", "d2|/b/"]
-    before = search.bundle_key("pagefind", stamps)
-    assert search.bundle_key("pagefind", reversed(stamps)) == before
-    monkeypatch.setattr(search, "pagefind_version", lambda: "9.9.9")
-    assert search.bundle_key("pagefind", stamps) != before
+@pytest.mark.browser
+def test_whole_words_and_titles_rank_first(browser, served: str):
+    """BM25 over every shard at once: a title word (counted three times) beats the same
+    word in a body, and a whole word beats a longer one found by its prefix."""
+    page = browser.new_page()
+    page.goto(f"{served}/search/")
+    ranked = page.evaluate(
+        """async (qs) => { const m = await import('/search/search.js');
+           const out = [];
+           for (const q of qs) {
+             const found = await m.find(q, "");
+             out.push(await Promise.all(found.map(async (r) => (await r.data()).title)));
+           }
+           return out; }""",
+        ["مباراة", "حلب"],
+    )
+    # مباراة: in c's title and text, in e's text only
+    assert ranked[0] == ["مباراة الإمارات والسعودية", "سباق في دبي"]
+    # حلب: the whole word in b (title and text), حلبة in e (a prefix match)
+    assert ranked[1] == ["افتتاح مدرسة جديدة في حلب", "سباق في دبي"]
+    page.close()
 
 
 @pytest.mark.browser
-@needs_pagefind
-@pytest.mark.parametrize("which", [0, 2], ids=["one bundle", "split"])
+@pytest.mark.parametrize("which", [0, 2], ids=["one shard", "split"])
 def test_the_index_starts_loading_when_the_reader_goes_to_type(browser, indexed, which: int):
-    # Not on opening the page (a reader may only look), but on focusing the box: the bundles'
-    # merge round trips then happen while the query is typed, not after Enter. Pagefind
-    # fetches from a worker, so the server's own log says what was asked for.
+    # Not on opening the page (a reader may only look), but on focusing the box: the shards'
+    # tables then load while the query is typed, not after Enter.
     asked: list[str] = []
 
     class Logged(http.server.SimpleHTTPRequestHandler):
@@ -210,24 +289,24 @@ def test_the_index_starts_loading_when_the_reader_goes_to_type(browser, indexed,
     try:
         page.goto(f"http://127.0.0.1:{server.server_address[1]}/search/")
         page.wait_for_load_state("networkidle")
-        assert not [p for p in asked if "pagefind" in p]
-        merged = (page.get_attribute("form[data-search-form]", "data-merge") or "").split()
+        assert not [p for p in asked if p.endswith(".json")]
+        shards = (page.get_attribute("form[data-search-form]", "data-index") or "").split()
+        assert len(shards) == 1 if which == 0 else len(shards) >= 2
         page.focus("#search-q")
-        wanted = [
-            f"{b}{f}" for b in ["/pagefind/", *merged] for f in ("pagefind-entry", "pagefind.ar_")
-        ]
+        wanted = [f"{s}meta.json" for s in shards]
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not all(
-            any(p.startswith(w) for p in asked) for w in wanted
-        ):
+        while time.monotonic() < deadline and not set(wanted) <= set(asked):
             page.wait_for_timeout(50)
-        assert all(any(p.startswith(w) for p in asked) for w in wanted), (wanted, asked)
+        assert set(wanted) <= set(asked), (wanted, asked)
+        assert not [p for p in asked if "/c/" in p]  # no chunk before there is a query
         page.fill("#search-q", "الامارات")
         page.press("#search-q", "Enter")
         page.wait_for_function(
             "document.querySelector('[data-search-status]').textContent.startsWith('النتائج')"
         )
         assert page.inner_text("[data-search-status]") == "النتائج: 2"
+        fragments = sorted(p for p in asked if "/f/" in p)
+        assert len(fragments) == 2  # only the results' own
     finally:
         page.close()
         server.shutdown()
