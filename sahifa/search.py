@@ -385,6 +385,10 @@ async function run() {
   const mine = ++latest;  // a slower earlier search must not overwrite this one's results
   list.replaceChildren();
   if (!fold(query)) { status.textContent = ""; return; }
+  if (!shards.length) {  // built with search off (`serve`'s preview, --no-search)
+    status.textContent = "البحث غير متاح: لم يُبنَ فهرسه لهذه النسخة من الموقع.";
+    return;
+  }
   status.textContent = "جارٍ البحث…";
   try {
     const found = await find(query, section);
@@ -399,7 +403,10 @@ async function run() {
   }
 }
 
-form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
+// Results come as the reader types, once they pause: a search a keystroke is wasted work.
+let pause = 0;
+form.addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(pause); run(); });
+input.addEventListener("input", () => { clearTimeout(pause); pause = setTimeout(run, 300); });
 if (select) select.addEventListener("change", run);
 // Start loading the shards' tables when the reader goes to type, not when they press Enter.
 // A failure is reported (and retried) by the search itself.

@@ -310,3 +310,44 @@ def test_the_index_starts_loading_when_the_reader_goes_to_type(browser, indexed,
     finally:
         page.close()
         server.shutdown()
+
+
+@pytest.mark.browser
+def test_results_come_as_the_reader_types(browser, served: str):
+    page = browser.new_page()
+    page.goto(f"{served}/search/")
+    page.type("#search-q", "مستشفى", delay=20)  # no Enter
+    page.wait_for_function(
+        "document.querySelector('[data-search-status]').textContent.startsWith('النتائج')"
+    )
+    titles = page.eval_on_selector_all(
+        "[data-search-results] a", "els => els.map(e => e.textContent)"
+    )
+    assert titles == ["مسؤول في مستشفى دمشق"]
+    assert "q=%D9%85%D8%B3%D8%AA%D8%B4%D9%81%D9%89" in page.url  # the address keeps the query
+    page.fill("#search-q", "")
+    page.wait_for_function("document.querySelector('[data-search-status]').textContent === ''")
+    assert page.eval_on_selector_all("[data-search-results] li", "els => els.length") == 0
+    page.close()
+
+
+@pytest.mark.browser
+def test_a_site_built_without_the_index_says_so(browser, sample_site: Path):
+    """`serve`'s preview and --no-search builds have a search page but no index."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    assert not (sample_site / "search" / "index-00").exists()
+    handler = functools.partial(Quiet, directory=str(sample_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/search/?q={quote('سوريا')}")
+        page.wait_for_function("document.querySelector('[data-search-status]').textContent")
+        assert page.inner_text("[data-search-status]").startswith("البحث غير متاح")
+    finally:
+        page.close()
+        server.shutdown()
