@@ -23,7 +23,8 @@ is a folder `search/index-NN/` of:
                    file name], ...] in term order
     c/<hash>.json  {term: [article, weight, article, weight, ...], ...}: a run of terms in
                    order, ~16 KB; named by its bytes, so a reader's cache never mixes builds
-    f/<n>.json     article n's url, title, section, date and summary: what a result shows
+    f/<n>.json     article n's url, title, section, date (ISO, and as the cards show it) and
+                   summary: what a result shows
 
 The files come back as (path, bytes) pairs like every other output file, so they are written
 into the build's temporary folder and swapped in with the rest of the site: `site/` is never
@@ -40,7 +41,7 @@ from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from .arabic import search_terms, token_columns
+from .arabic import PROCLITIC_STARTS, format_date, search_terms, words
 from .config import Config, search_enabled
 from .model import Article, Site, shard_of
 from .publish import FileGroup, article_stamp, digest
@@ -58,6 +59,8 @@ def record(article: Article, config: Config) -> dict[str, Any]:
         "title": article.title,
         "section": article.section,
         "date": article.date.date().isoformat() if article.date else "",
+        # as the site's cards show it (an ISO date in an Arabic line reads back to front)
+        "when": format_date(article.date, config.months, config.digits) if article.date else "",
         "summary": article.summary,
         "text": article.text,
     }
@@ -66,16 +69,17 @@ def record(article: Article, config: Config) -> dict[str, Any]:
 def term_weights(text: str, title: str) -> tuple[dict[str, int], int]:
     """(term -> weight, length in words) of one article: each word's count (a title word's
     times TITLE_WEIGHT; the text holds the title once) added to each of its terms."""
-    words = token_columns(text)[2]
-    counts = Counter(words)
+    found = words(text)
+    counts = Counter(found)
     if title and TITLE_WEIGHT > 1:
-        counts.update(token_columns(title)[2] * (TITLE_WEIGHT - 1))
-    weights: dict[str, int] = {}
+        counts.update(words(title) * (TITLE_WEIGHT - 1))
+    weights = dict(counts)  # every word is its own first term
     get = weights.get
-    for word, count in counts.items():
-        for term in search_terms(word):
+    for word in [w for w in counts if w[0] in PROCLITIC_STARTS and len(w) > 3]:
+        count = counts[word]
+        for term in search_terms(word)[1:]:
             weights[term] = get(term, 0) + count
-    return weights, len(words)
+    return weights, len(found)
 
 
 def _dumps(value: Any) -> bytes:
@@ -154,7 +158,7 @@ def bundle_files(records: list[dict[str, Any]], name: str) -> list[tuple[str, by
     }
     files.append((f"{base}/meta.json", _dumps(meta)))
     for i, rec in enumerate(docs):
-        shown = {k: rec[k] for k in ("url", "title", "section", "date", "summary")}
+        shown = {k: rec[k] for k in ("url", "title", "section", "date", "when", "summary")}
         files.append((f"{base}/f/{i}.json", _dumps(shown)))
     return sorted(files)
 
@@ -363,7 +367,13 @@ function item(data) {
   li.append(a);
   const meta = document.createElement("p");
   meta.className = "card-meta";
-  meta.textContent = [data.section, data.date].filter(Boolean).join(" · ");
+  meta.textContent = data.section;
+  if (data.date) {
+    const time = document.createElement("time");
+    time.dateTime = data.date;
+    time.textContent = data.when;
+    meta.append(" · ", time);
+  }
   li.append(meta);
   if (data.summary) {
     const p = document.createElement("p");

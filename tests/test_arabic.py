@@ -18,6 +18,7 @@ from sahifa.arabic import (
     raw_prefix,
     token_columns,
     tokens,
+    words,
 )
 
 
@@ -91,3 +92,13 @@ def test_normalize_is_the_same_as_translating_each_character(text):
     # one translation table for the marks and one for the letters.
     expected = unicodedata.normalize("NFC", text).translate(_STRIP).translate(_FOLD)
     assert normalize(text) == _SPACES.sub(" ", expected).strip().lower()
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(_LETTERS + "\u200f\u200c\u202b\ufeff \n\t،.&AbİẞΣ1_-"), max_size=80
+    )
+)
+def test_words_are_the_tokens_without_their_offsets(text):
+    # arabic.words (the search index's) skips token_columns' offsets: the same words, always.
+    assert words(text) == token_columns(text)[2]

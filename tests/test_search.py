@@ -81,11 +81,15 @@ def test_a_word_is_filed_under_its_bases_and_a_query_word_drops_the_article():
 
 
 def test_record_keeps_what_a_result_shows():
+    from datetime import datetime
+
     art = Article(source="a.md", title="الإمارات", slug="x", section="سياسة", body_html="",
-                  text="الإمارات\nافتُتِحَت مدرسةٌ", summary="ملخص", path="/سياسة/x/")  # fmt: skip
+                  text="الإمارات\nافتُتِحَت مدرسةٌ", summary="ملخص", path="/سياسة/x/",
+                  date=datetime(2024, 8, 6, 9, 30))  # fmt: skip
     rec = search.record(art, load_config(None, base_url="https://ex.org/news/"))
-    assert rec == {"url": "/news/سياسة/x/", "title": "الإمارات", "section": "سياسة", "date": "",
-                   "summary": "ملخص", "text": "الإمارات\nافتُتِحَت مدرسةٌ"}  # fmt: skip
+    assert rec == {"url": "/news/سياسة/x/", "title": "الإمارات", "section": "سياسة",
+                   "date": "2024-08-06", "when": "6 أغسطس 2024", "summary": "ملخص",
+                   "text": "الإمارات\nافتُتِحَت مدرسةٌ"}  # fmt: skip
 
 
 def test_weights_count_the_title_three_times_and_every_base():
@@ -95,10 +99,29 @@ def test_weights_count_the_title_three_times_and_every_base():
     assert weights["المدرسه"] == 3 and weights["مدرسه"] == 4 and weights["حلب"] == 1
 
 
+def test_weights_are_every_word_added_to_each_of_its_terms():
+    """term_weights skips the words without a proclitic; the definition does not."""
+    from collections import Counter
+
+    from .conftest import SEED
+
+    text = SEED.read_text("utf-8")
+    title = text.splitlines()[0]
+    counts = Counter(token_columns(text)[2]) + Counter(token_columns(title)[2] * 2)
+    expected: Counter[str] = Counter()
+    for word, count in counts.items():
+        for term in search_terms(word):
+            expected[term] += count
+    weights, length = search.term_weights(text, title)
+    assert weights == dict(expected) and length == len(token_columns(text)[2])
+    assert any(len(search_terms(w)) > 1 for w in counts)  # the seed has clitics to add
+
+
 def records(n: int) -> list[dict[str, str]]:
     return [
         {"url": f"/s/{i}/", "title": f"خبر {i}", "section": "أ" if i % 2 else "ب",
-         "date": f"2025-01-{1 + i % 28:02d}", "summary": "", "text": f"خبر {i} كلمة{i} مشترك"}
+         "date": f"2025-01-{1 + i % 28:02d}", "when": "", "summary": "",
+         "text": f"خبر {i} كلمة{i} مشترك"}
         for i in range(n)
     ]  # fmt: skip
 
@@ -223,6 +246,8 @@ def test_search_page_finds_folded_spellings_and_clitics(browser, served: str):
         ], query
     assert _results(page, f"{served}/search/?q={quote('مستشفي')}") == ["مسؤول في مستشفى دمشق"]
     assert page.inner_text("[data-search-status]") == "النتائج: 1"
+    shown = page.eval_on_selector("[data-search-results] time", "t => [t.dateTime, t.textContent]")
+    assert shown == ["2025-01-03", "3 يناير 2025"]  # the date as the site's cards show it
     assert _results(page, f"{served}/search/?q={quote('مدرسة دمشق')}") == []  # every word
     assert page.inner_text("[data-search-status]") == "لا نتائج لهذا البحث."
     samples = ["الإمارات", "مُحَمَّد", "مستشفى", "مدرسة", "آذار ٢٠٢٤", "  Beirut   Port ", "مسؤول"]
