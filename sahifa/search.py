@@ -19,10 +19,12 @@ is a folder `search/index-NN/` of:
 
     meta.json      {"format", "docs", "words", "sections", "sec", "len", "day", "chunks"}:
                    per article (in date order) its section number, length in words and day
-                   (days since 1970, 0 without a date); "chunks" is [[first term, last term,
-                   file name], ...] in term order
+                   (days since 1970, 0 without a date; each as the difference from the day
+                   before); "chunks" is [[first term, last term, file name], ...] in term order
     c/<hash>.json  {term: [article, weight, article, weight, ...], ...}: a run of terms in
-                   order, ~16 KB; named by its bytes, so a reader's cache never mixes builds
+                   order, ~16 KB, each article number as the difference from the one before
+                   (a word in every article costs a digit an article, not four); named by
+                   its bytes, so a reader's cache never mixes builds
     f/<n>.json     article n's url, title, section, date (ISO, and as the cards show it) and
                    summary: what a result shows
 
@@ -39,6 +41,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import partial
+from operator import sub
 from typing import Any
 
 from .arabic import PROCLITIC_STARTS, format_date, search_terms, words
@@ -46,7 +49,7 @@ from .config import Config, search_enabled
 from .model import Article, Site, shard_of
 from .publish import FileGroup, article_stamp, digest
 
-FORMAT = 1  # of the index files: in every shard's key, so a new format remakes them all
+FORMAT = 2  # of the index files: in every shard's key, so a new format remakes them all
 FOLDER = "search"
 TITLE_WEIGHT = 3  # a word of the title counts as this many of the body
 CHUNK_BYTES = 16_000  # a chunk file ends after the term that takes it past this size
@@ -101,6 +104,18 @@ def _utf16(term: str) -> bytes:
     return term.encode("utf-16-be", "surrogatepass")
 
 
+def _deltas(values: list[int]) -> list[int]:
+    """Each value as the difference from the one before (the first as it is)."""
+    return values[:1] + list(map(sub, values[1:], values[:-1]))
+
+
+def _gaps(flat: list[int]) -> list[int]:
+    """[article, weight, ...] with each article number as the gap from the one before."""
+    out = flat[:]
+    out[0::2] = _deltas(flat[0::2])
+    return out
+
+
 def _chunks(postings: dict[str, list[int]]) -> list[tuple[str, str, bytes]]:
     """(first term, last term, file bytes) of each chunk, in term order."""
     chunks: list[tuple[str, str, bytes]] = []
@@ -108,7 +123,7 @@ def _chunks(postings: dict[str, list[int]]) -> list[tuple[str, str, bytes]]:
     first = last = ""
     size = 0
     for term in sorted(postings, key=_utf16):
-        entry = _dumps(term) + b":[" + ",".join(map(str, postings[term])).encode() + b"]"
+        entry = _dumps(term) + b":[" + ",".join(map(str, _gaps(postings[term]))).encode() + b"]"
         if not group:
             first = term
         group.append(entry)
@@ -153,7 +168,7 @@ def bundle_files(records: list[dict[str, Any]], name: str) -> list[tuple[str, by
         "sections": sections,
         "sec": [number[r["section"]] for r in docs],
         "len": lengths,
-        "day": [_day(r["date"]) for r in docs],
+        "day": _deltas([_day(r["date"]) for r in docs]),
         "chunks": table,
     }
     files.append((f"{base}/meta.json", _dumps(meta)))
@@ -280,7 +295,21 @@ function fetchJSON(url) {
   }
   return files.get(url);
 }
-const load = () => Promise.all(shards.map((s) => fetchJSON(s + "meta.json")));
+// A running sum: the index stores article numbers and days as gaps (sahifa/search.py).
+function sums(gaps) {
+  let total = 0;
+  return gaps.map((gap) => (total += gap));
+}
+const metas = new Map();
+function meta(shard) {
+  if (!metas.has(shard)) {
+    const got = fetchJSON(shard + "meta.json").then((m) => ({ ...m, day: sums(m.day) }));
+    got.catch(() => metas.delete(shard));
+    metas.set(shard, got);
+  }
+  return metas.get(shard);
+}
+const load = () => Promise.all(shards.map(meta));
 
 // The chunks of a shard that may hold `term` (or, for a prefix, any term starting with it).
 function chunksFor(meta, term, prefix) {
@@ -309,12 +338,14 @@ async function postings(metas, word) {
     for (const chunk of chunks) {
       for (const [term, list] of Object.entries(chunk)) {
         if (exact.has(term)) {
-          for (let i = 0; i < list.length; i += 2) {
-            whole.set(list[i], Math.max(whole.get(list[i]) || 0, list[i + 1]));
+          for (let i = 0, doc = 0; i < list.length; i += 2) {
+            doc += list[i];
+            whole.set(doc, Math.max(whole.get(doc) || 0, list[i + 1]));
           }
         } else if (prefix && term.startsWith(head)) {
-          for (let i = 0; i < list.length; i += 2) {
-            longer.set(list[i], (longer.get(list[i]) || 0) + PREFIX_WEIGHT * list[i + 1]);
+          for (let i = 0, doc = 0; i < list.length; i += 2) {
+            doc += list[i];
+            longer.set(doc, (longer.get(doc) || 0) + PREFIX_WEIGHT * list[i + 1]);
           }
         }
       }

@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from itertools import accumulate
 from pathlib import Path
 from urllib.parse import quote
 
@@ -64,7 +65,7 @@ def lookup(shard: Path, term: str) -> dict[int, int]:
         if first <= term <= last:
             postings = json.loads((shard / "c" / f"{name}.json").read_text("utf-8"))
             flat = postings.get(term, [])
-            found.update(zip(flat[::2], flat[1::2], strict=True))
+            found.update(zip(accumulate(flat[::2]), flat[1::2], strict=True))  # gaps
     return found
 
 
@@ -144,6 +145,8 @@ def test_a_shard_is_the_same_bytes_in_any_order_and_every_term_is_found(tmp_path
     assert len(list((shard / "c").iterdir())) == len(meta["chunks"])
     order = [json.loads((shard / "f" / f"{i}.json").read_text("utf-8")) for i in range(60)]
     assert [d["date"] for d in order] == sorted(d["date"] for d in order)  # oldest first
+    days = list(accumulate(meta["day"]))  # stored as gaps
+    assert days == [search._day(d["date"]) for d in order] and max(meta["day"][1:]) <= 1
     for i, doc in enumerate(order):
         n = int(doc["url"].split("/")[2])
         assert lookup(shard, f"كلمه{n}") == {i: 1}
