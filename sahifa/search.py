@@ -40,6 +40,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from datetime import date
 from functools import partial
 from operator import sub
 from typing import Any
@@ -76,9 +77,10 @@ def term_weights(text: str, title: str) -> tuple[dict[str, int], int]:
     counts = Counter(found)
     if title and TITLE_WEIGHT > 1:
         counts.update(words(title) * (TITLE_WEIGHT - 1))
+    counts.pop("", None)  # a "word" of tatweel alone folds to nothing
     weights = dict(counts)  # every word is its own first term
     get = weights.get
-    for word in [w for w in counts if w[0] in PROCLITIC_STARTS and len(w) > 3]:
+    for word in [w for w in counts if w[:1] in PROCLITIC_STARTS and len(w) > 3]:
         count = counts[word]
         for term in search_terms(word)[1:]:
             weights[term] = get(term, 0) + count
@@ -93,8 +95,6 @@ def _day(iso: str) -> int:
     """Days since 1970-01-01 of an ISO date, 0 for none (what the page sorts ties by)."""
     if not iso:
         return 0
-    from datetime import date
-
     return date.fromisoformat(iso).toordinal() - date(1970, 1, 1).toordinal()
 
 
