@@ -4,6 +4,7 @@ SAHIFA_SEARCH=0): byte-identical across builds, Arabic-folded, filterable by sec
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -67,6 +68,24 @@ def lookup(shard: Path, term: str) -> dict[int, int]:
             flat = postings.get(term, [])
             found.update(zip(accumulate(flat[::2]), flat[1::2], strict=True))  # gaps
     return found
+
+
+@contextlib.contextmanager
+def serving(root: Path, asked: list[str] | None = None) -> Iterator[str]:
+    """A local HTTP server on `root` (its base URL); the paths asked for go into `asked`."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            if asked is not None:
+                asked.append(self.path)
+
+    handler = functools.partial(Handler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
 
 
 def test_a_word_is_filed_under_its_bases_and_a_query_word_drops_the_article():
@@ -210,16 +229,8 @@ def test_a_new_index_format_remakes_every_shard(monkeypatch):
 
 @pytest.fixture(scope="module", params=["one shard", "split"])
 def served(request: pytest.FixtureRequest, indexed: tuple[Path, Path, Path]) -> Iterator[str]:
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    root = indexed[0] if request.param == "one shard" else indexed[2]
-    handler = functools.partial(Quiet, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(indexed[0] if request.param == "one shard" else indexed[2]) as base:
+        yield base
 
 
 def _results(page, url: str) -> list[str]:
@@ -305,17 +316,9 @@ def test_the_index_starts_loading_when_the_reader_goes_to_type(browser, indexed,
     # Not on opening the page (a reader may only look), but on focusing the box: the shards'
     # tables then load while the query is typed, not after Enter.
     asked: list[str] = []
-
-    class Logged(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            asked.append(self.path)
-
-    handler = functools.partial(Logged, directory=str(indexed[which]))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     page = browser.new_page()
-    try:
-        page.goto(f"http://127.0.0.1:{server.server_address[1]}/search/")
+    with serving(indexed[which], asked) as base:
+        page.goto(f"{base}/search/")
         page.wait_for_load_state("networkidle")
         assert not [p for p in asked if p.endswith(".json")]
         shards = (page.get_attribute("form[data-search-form]", "data-index") or "").split()
@@ -335,9 +338,7 @@ def test_the_index_starts_loading_when_the_reader_goes_to_type(browser, indexed,
         assert page.inner_text("[data-search-status]") == "النتائج: 2"
         fragments = sorted(p for p in asked if "/f/" in p)
         assert len(fragments) == 2  # only the results' own
-    finally:
-        page.close()
-        server.shutdown()
+    page.close()
 
 
 @pytest.mark.browser
@@ -362,20 +363,10 @@ def test_results_come_as_the_reader_types(browser, served: str):
 @pytest.mark.browser
 def test_a_site_built_without_the_index_says_so(browser, sample_site: Path):
     """`serve`'s preview and --no-search builds have a search page but no index."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
     assert not (sample_site / "search" / "index-00").exists()
-    handler = functools.partial(Quiet, directory=str(sample_site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     page = browser.new_page()
-    try:
-        page.goto(f"http://127.0.0.1:{server.server_address[1]}/search/?q={quote('سوريا')}")
+    with serving(sample_site) as base:
+        page.goto(f"{base}/search/?q={quote('سوريا')}")
         page.wait_for_function("document.querySelector('[data-search-status]').textContent")
         assert page.inner_text("[data-search-status]").startswith("البحث غير متاح")
-    finally:
-        page.close()
-        server.shutdown()
+    page.close()
