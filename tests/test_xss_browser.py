@@ -210,3 +210,48 @@ def test_hostile_values_survive_as_text(hostile_site: tuple[str, Path]):
     query = parse_qs(urlparse(str(x_link["href"])).query)
     assert query["text"] == [expected_title.replace("\n", " ")]
     assert query["url"][0].startswith("http://127.0.0.1:")
+
+
+def test_search_results_show_hostile_values_as_text(
+    browser, hostile_site: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The search index's result files hold the raw title, section and summary; the search
+    page must put them in as text (search.js sets textContent, never HTML)."""
+    from sahifa.config import SEARCH_SWITCH
+
+    _, site = hostile_site
+    monkeypatch.setenv(SEARCH_SWITCH, "1")
+    indexed = tmp_path / "indexed"
+    build(load_config(None, content_dir=site.parent / "content", output_dir=indexed))
+    handler = functools.partial(_Quiet, directory=str(indexed))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    dialogs: list[str] = []
+    context = browser.new_context(service_workers="block")
+    page = context.new_page()
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        page.goto(f"{base}/search/?q=" + "فقرة عادية")  # words of the hostile article's body
+        page.wait_for_function(
+            "document.querySelector('[data-search-status]').textContent.startsWith('النتائج')"
+        )
+        page.wait_for_timeout(50)  # let any image error fire
+        titles = page.eval_on_selector_all(
+            "[data-search-results] a", "els => els.map(e => e.textContent)"
+        )
+        assert titles == [HOSTILE_TITLE]
+        summary = page.inner_text("[data-search-results] .summary")
+        assert summary.startswith("<img src=x onerror=") and summary.endswith("</script>")
+        seen = page.evaluate(INSPECT)
+        assert seen["pwned"] is None and seen["bad"] == [], seen
+        assert (
+            page.eval_on_selector_all(
+                "[data-search-results] img, [data-search-results] script", "els => els.length"
+            )
+            == 0
+        )
+    finally:
+        context.close()
+        server.shutdown()
+    assert dialogs == []
