@@ -179,11 +179,10 @@ def bundle_files(records: list[dict[str, Any]], name: str) -> list[tuple[str, by
 
 
 def index_files(
-    site: Site, config: Config, articles: tuple[Article, ...] | None = None, name: str = ""
+    site: Site, config: Config, articles: tuple[Article, ...], name: str
 ) -> list[tuple[str, bytes]]:
-    """The shard `name` made of `articles` (all the site's, as the first shard, by default)."""
-    chosen = site.articles if articles is None else articles
-    return bundle_files([record(site.full(a), config) for a in chosen], name or bundle_name(0))
+    """The shard `name` made of `articles`."""
+    return bundle_files([record(site.full(a), config) for a in articles], name)
 
 
 # A large site's index is split into shards by source path (`model.shard_of`), which the
@@ -300,15 +299,7 @@ function sums(gaps) {
   let total = 0;
   return gaps.map((gap) => (total += gap));
 }
-const metas = new Map();
-function meta(shard) {
-  if (!metas.has(shard)) {
-    const got = fetchJSON(shard + "meta.json").then((m) => ({ ...m, day: sums(m.day) }));
-    got.catch(() => metas.delete(shard));
-    metas.set(shard, got);
-  }
-  return metas.get(shard);
-}
+const meta = (shard) => fetchJSON(shard + "meta.json").then((m) => ({ ...m, day: sums(m.day) }));
 const load = () => Promise.all(shards.map(meta));
 
 // The chunks of a shard that may hold `term` (or, for a prefix, any term starting with it).
