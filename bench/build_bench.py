@@ -135,7 +135,7 @@ def sahifa_cases(
         set_aside(out, work)
         set_aside(cache, work)
         rows.append((name, timed([*cmd, *args], cwd=work)))
-        if not args:  # the site with its search index: a body edit re-indexes one bundle
+        if not args:  # the site with its search index: a body edit re-indexes one shard
             try:
                 victim.write_bytes(original + "\nفقرة أضيفت للقياس.\n".encode())
                 rows.append((f"Sahifa one edit, {label}, with search", timed(cmd, cwd=work)))

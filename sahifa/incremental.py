@@ -205,7 +205,7 @@ def load_sides(state: State, folder: Path, which: tuple[str, ...] = tuple(SIDES)
 
 
 def group_key(theme_id: str, key: str) -> str:
-    """A feed, sitemap or search bundle's key with the templates and config (State.groups)."""
+    """A feed, sitemap or search shard's key with the templates and config (State.groups)."""
     return hashlib.sha1((theme_id + key).encode()).hexdigest()
 
 
@@ -250,8 +250,9 @@ Read = tuple[Article, bytes, tuple[tuple[str, str], ...], bytes | None]
 
 def spread(items: list[T], heavy: Callable[[T], bool], gap: int = CHUNK_MAX) -> list[T]:
     """`items` with the heavy ones first, `gap` apart, so that no chunk a worker takes holds
-    two. The 16 search bundles at 10,000 articles (~2.5 s each) came last, in the last chunk
-    of 64: one worker made them one after the other while the other had nothing left."""
+    two. The 16 search bundles at 10,000 articles (Pagefind's, ~2.5 s each; now the index's
+    shards) came last, in the last chunk of 64: one worker made them one after the other
+    while the other had nothing left."""
     heavy_items = [item for item in items if heavy(item)]
     if not heavy_items:
         return items

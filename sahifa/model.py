@@ -177,6 +177,6 @@ def unpack_columns(blob: bytes) -> Columns:
 
 def shard_of(source: str, count: int) -> int:
     """Which of `count` shards an article's source path falls in: the build cache's source
-    files (64) and the search index's bundles (up to 16) split articles by the same hash,
-    so that the articles of one cache shard are all in one bundle."""
+    files (64) and the search index's shards (up to 16) split articles by the same hash,
+    so that the articles of one cache shard are all in one shard of the index."""
     return zlib.crc32(source.encode("utf-8", "surrogatepass")) % count

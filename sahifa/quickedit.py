@@ -10,7 +10,7 @@ seconds on a large site. Instead, from the page store (`pagestore`):
   article (listings, related blocks, neighbours, the home page) and makes again the feeds and
   the news sitemap that list it, each from the cards of the stories it shows, the edited
   one's new;
-* with search on, the index's bundles that hold the articles are made again (from the cached
+* with search on, the index's shards that hold the articles are made again (from the cached
   sources of their articles).
 
 Every row is keyed again from the cards it names before it is used: it must give the page key
@@ -358,7 +358,7 @@ class _Edit:
         return True
 
     def reindex(self) -> list[Bundle] | None:
-        """The search index's bundles that hold an edited article, made again from the
+        """The search index's shards that hold an edited article, made again from the
         cached sources of their articles and the URLs their pages have in the page store."""
         from .incremental import group_key
         from .render import output_file
