@@ -72,6 +72,7 @@ def absolute(config: Config, path: str) -> str:
     return absolute_at(config.base_url, path)
 
 
+@lru_cache(maxsize=1 << 16)  # a story's URL is in its page, its cards' JSON-LD and feeds
 def absolute_at(base_url: str, path: str) -> str:
     """`absolute` from the base URL alone (for caches keyed on it rather than the Config)."""
     return base_url + encode_path(path.lstrip("/"))

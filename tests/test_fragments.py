@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import markupsafe
+from hypothesis import given
+from hypothesis import strategies as st
+from markupsafe import Markup
+
 from sahifa.config import load_config
 from sahifa.model import evolve
-from sahifa.render import Fragments, make_env
+from sahifa.render import Fragments, escape, make_env
 
 from .test_page_keys import art
 
@@ -91,3 +96,23 @@ def test_the_theme_globals_are_called_without_jinja_s_inspection(tmp_path: Path,
     out = page.render(where="هنا")
     assert out == "/أ/|2|هنا|<li>0</li>;/أ/|2|هنا|<li>1</li>;"
     assert sorted(inspected) == ["<lambda>", "<lambda>", "range"]
+
+
+@given(st.one_of(st.text(), st.integers(), st.none(), st.floats(allow_nan=False)))
+def test_escape_equals_markupsafe(value: object) -> None:
+    """The templates' fast `escape` gives markupsafe's result, as Markup, for any value."""
+    ours = escape(value)
+    assert type(ours) is Markup
+    assert ours == markupsafe.escape(value)
+    assert escape(Markup(str(value))) == markupsafe.escape(Markup(str(value)))
+
+
+def test_templates_print_through_the_fast_escape(tmp_path: Path) -> None:
+    """Every `{{ }}` of a theme template goes through `render.escape` (swapped into the
+    compiled template's namespace), and what it prints is still escaped."""
+    env = env_with(tmp_path, "<li>{{ item.title }}|{{ extra }}|{{ safe }}</li>")
+    template = env.get_template("article-card.html")
+    assert template.root_render_func.__globals__["escape"] is escape
+    html = template.render(item=art(1), extra='<b a="1">&\'', safe=Markup("<i>x</i>"))
+    assert html == "<li>خبر 1|&lt;b a=&#34;1&#34;&gt;&amp;&#39;|<i>x</i></li>"
+    assert env.get_template("article.html").root_render_func.__globals__["escape"] is escape
