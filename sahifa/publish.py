@@ -118,7 +118,7 @@ def _iso(value: datetime) -> str:
 # serialiser was most of the time spent making them.
 # A child may also be a string: XML already written (an entry shared by several feeds).
 Node = tuple[str, tuple[tuple[str, str], ...], str, list["Node | str"]]
-EntryCache = dict[tuple[str, str], str]  # (feed kind, article source) -> the entry's XML
+EntryCache = dict[tuple[str, str], str]  # (feed kind, article source) -> the entry's XML/JSON
 
 
 def _el(
@@ -346,25 +346,33 @@ def _rss_item(art: Article, config: Config) -> Node:
 # JSON Feed 1.1 ------------------------------------------------------------------------------------
 
 
-def json_feed(source: FeedSource, site: Site, config: Config) -> bytes:
-    items = []
-    for art in feed_entries(source.articles):
-        url = absolute(config, art.path)
-        item: dict[str, object] = {
-            "id": url,
-            "url": url,
-            "title": art.title,
-            "content_text": art.summary or art.title,
-            "date_published": _iso(art.date),  # type: ignore[arg-type]
-            "date_modified": _iso(modified(art)),  # type: ignore[arg-type]
-            "authors": [{"name": _author(art, config)}],
-            "tags": [art.section, *art.tags],
-        }
-        if art.summary:
-            item["summary"] = art.summary
-        if art.lang != config.lang:
-            item["language"] = art.lang
-        items.append(item)
+def _json(value: object) -> str:
+    # Compact: json's C encoder only runs without indent (pretty-printing was 5x slower).
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_item(art: Article, config: Config) -> str:
+    url = absolute(config, art.path)
+    item: dict[str, object] = {
+        "id": url,
+        "url": url,
+        "title": art.title,
+        "content_text": art.summary or art.title,
+        "date_published": _iso(art.date),  # type: ignore[arg-type]
+        "date_modified": _iso(modified(art)),  # type: ignore[arg-type]
+        "authors": [{"name": _author(art, config)}],
+        "tags": [art.section, *art.tags],
+    }
+    if art.summary:
+        item["summary"] = art.summary
+    if art.lang != config.lang:
+        item["language"] = art.lang
+    return _json(item)
+
+
+def json_feed(
+    source: FeedSource, site: Site, config: Config, cache: EntryCache | None = None
+) -> bytes:
     feed = {
         "version": JSONFEED_VERSION,
         "title": source.title,
@@ -373,10 +381,19 @@ def json_feed(source: FeedSource, site: Site, config: Config) -> bytes:
         "feed_url": absolute(config, feed_path(source.path, "json")),
         "language": config.lang,
         "authors": [{"name": config.publisher or config.title, "url": config.base_url}],
-        "items": items,
     }
-    # Compact: json's C encoder only runs without indent (pretty-printing was 5x slower).
-    return (json.dumps(feed, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    # Each item is encoded once per build (`cache`, as the XML feeds' entries) and the list
+    # spliced in as the object's last member: the JSON of {..., "items": [a, b]} is that of
+    # {...} with ',"items":[a,b]' before its closing brace.
+    memo: EntryCache = {} if cache is None else cache
+    items = []
+    for art in feed_entries(source.articles):
+        hit = memo.get(("json", art.source))
+        if hit is None:
+            hit = memo["json", art.source] = _json_item(art, config)
+        items.append(hit)
+    items_json = ",".join(items)
+    return (_json(feed)[:-1] + ',"items":[' + items_json + "]}\n").encode("utf-8")
 
 
 # Sitemaps -----------------------------------------------------------------------------------------
@@ -556,7 +573,7 @@ def _feed_files(
     made = {
         "atom": atom_feed(source, site, config, cache),
         "rss": rss_feed(source, site, config, cache),
-        "json": json_feed(source, site, config),
+        "json": json_feed(source, site, config, cache),
     }
     return [(feed_path(source.path, kind).lstrip("/"), data) for kind, data in made.items()]
 

@@ -116,6 +116,22 @@ def test_json_feed(site: Path):
     assert all(local(site, item["url"]).is_file() for item in feed["items"])
 
 
+def test_json_feeds_are_compact_json_byte_for_byte(site: Path):
+    """Items are encoded once a build and spliced into each feed: every feed.json (the
+    site's, sections', entities') is still exactly the compact encoding of what it holds,
+    with "items" last, and an entity's items are the same text as in the site feed."""
+    paths = sorted(site.rglob("feed.json"))
+    assert len(paths) > 3
+    for path in paths:
+        text = path.read_text("utf-8")
+        value = json.loads(text)
+        assert list(value)[-1] == "items" and value["items"]
+        assert text == json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
+    by_url = {i["url"]: i for i in json.loads((site / "feed.json").read_text("utf-8"))["items"]}
+    for item in json.loads((site / "entity" / "دمشق" / "feed.json").read_text("utf-8"))["items"]:
+        assert item == by_url[item["url"]]
+
+
 def test_section_and_entity_feeds(site: Path):
     section = xml(site / "ثقافة" / "atom.xml")
     titles = {e.findtext(f"{A}title") for e in section.findall(f"{A}entry")}
