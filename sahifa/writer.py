@@ -81,16 +81,22 @@ def clean_stale(output: Path) -> None:
                 shutil.rmtree(child, ignore_errors=True)
 
 
-def check_inside(root: Path, rel: str) -> Path:
-    """The file for `rel` under root; refuses anything that would land outside it."""
+def check_rel(rel: str) -> list[str]:
+    """The parts of a relative output path; refuses anything that would land outside the
+    folder it is joined to. No '..', no absolute part, no NUL: the path stays under that
+    folder (which the build created itself, so it holds no symlinks); resolve() per file
+    would cost a stat per component."""
     if not rel or "\x00" in rel or rel.startswith(("/", "\\")) or "\\" in rel:
         raise SahifaError(f"refusing to write unsafe path {rel!r}")
     parts = rel.split("/")
-    if any(p in ("", ".", "..") for p in parts):
+    if "" in parts or "." in parts or ".." in parts:
         raise SahifaError(f"refusing to write unsafe path {rel!r}")
-    # No '..', no absolute part, no NUL: the path stays under root (which the build created
-    # itself, so it holds no symlinks); resolve() per file would cost a stat per component.
-    return root.joinpath(*parts)
+    return parts
+
+
+def check_inside(root: Path, rel: str) -> Path:
+    """The file for `rel` under root; refuses anything that would land outside it."""
+    return root.joinpath(*check_rel(rel))
 
 
 def swap_into_place(tmp: Path, output: Path) -> None:
@@ -129,14 +135,7 @@ def discard(folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_file(target: Path, data: bytes, made: set[Path] | None = None) -> None:
-    """Write `data` to `target`, making its folder first. `made`: folders known to exist
-    (a site has one folder per page: asking the system again for each costs a second)."""
-    folder = target.parent
-    if made is None or folder not in made:
-        folder.mkdir(parents=True, exist_ok=True)
-        if made is not None:
-            made.add(folder)
+def _write_bytes(target: Path | str, data: bytes) -> None:
     # os.open/os.write rather than open(): a buffered file object also asks the system for
     # the file's size, whether it is a terminal and where it is (three calls more per file,
     # 26,000 files at 10,000 articles).
@@ -158,7 +157,8 @@ class _Stage:
         self.tmp = output.parent / f"{TMP_PREFIX}{output.name}-{os.getpid()}"
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir()
-        self._made: set[Path] = set()  # folders made under tmp
+        self._root = f"{self.tmp}/"  # paths as strings: see `write_into`
+        self._folders: set[str] = set()  # folders made under tmp
 
     def put(self, name: str, data: bytes) -> None:
         self.write_into(name, data)
@@ -166,8 +166,21 @@ class _Stage:
 
     def write_into(self, name: str, data: bytes) -> None:
         """Write one file into the folder; safe in a forked worker (the main process then
-        calls `note_written`)."""
-        write_file(check_inside(self.tmp, name), data, self._made)
+        calls `note_written`). Paths as strings, not Path objects: a cold build writes
+        ~26,000 files, and pathlib's joins and parents took half the time of the writing
+        itself (34 against 16 us a file on tmpfs)."""
+        check_rel(name)
+        target = self._root + name
+        self._folder_of(target)
+        _write_bytes(target, data)
+
+    def _folder_of(self, target: str) -> None:
+        """Make the folder of `target` unless this stage made it already (a site has one
+        folder per page: asking the system again for each costs a second)."""
+        folder = target.rpartition("/")[0]
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
 
     def note_written(self, name: str) -> None:
         pass
@@ -183,13 +196,12 @@ class Swap(_Stage):
 
     def keep(self, name: str) -> None:
         """Carry an unchanged file over: the same inode, no bytes written."""
-        old = self.output / name
-        if not old.is_file():
+        check_rel(name)
+        old = f"{self.output}/{name}"
+        if not os.path.isfile(old):
             raise SahifaError(f"cache says {name} is unchanged but it is missing")
-        target = check_inside(self.tmp, name)
-        if target.parent not in self._made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._made.add(target.parent)
+        target = self._root + name
+        self._folder_of(target)
         os.link(old, target)
 
     def commit(self, removed: Iterable[str]) -> None:

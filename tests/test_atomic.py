@@ -256,8 +256,8 @@ def test_failure_at_any_stage_keeps_the_previous_site(tmp_path: Path, monkeypatc
     module, name = {
         "read": (inc, "read_article"),
         "render": (inc, "render_job"),
-        "write": (writer, "write_file"),
-        "patch": (writer, "write_file"),
+        "write": (writer, "_write_bytes"),
+        "patch": (writer, "_write_bytes"),
     }[when]
     monkeypatch.setattr(module, name, boom)
     staged: list[str] = []
