@@ -38,7 +38,11 @@ ANCHORS = SHARED / "tools" / "anchors"
 def timed(
     cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> dict[str, float]:
-    """Wall and CPU seconds and peak RSS (MB) of one command, from GNU time."""
+    """Wall and CPU seconds and peak RSS (MB) of one command, from GNU time. The disk is
+    synced first (untimed): otherwise the kernel writes back the previous case's output
+    (Sahifa's 600 MB at 10,000 articles, Hugo's 200 MB) on the same two cores while this
+    case runs, and each tool pays for the one before it."""
+    os.sync()
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         fmt = "%e %U %S %M"
         proc = subprocess.run(

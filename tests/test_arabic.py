@@ -7,6 +7,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sahifa import arabic
 from sahifa.arabic import (
     _FOLD,
     _SPACES,
@@ -102,3 +103,33 @@ def test_normalize_is_the_same_as_translating_each_character(text):
 def test_words_are_the_tokens_without_their_offsets(text):
     # arabic.words (the search index's) skips token_columns' offsets: the same words, always.
     assert words(text) == token_columns(text)[2]
+
+
+# Single spaces and new lines (so that `token_columns` takes its split-on-spaces path, not
+# the regex) around words with punctuation, quotes, brackets, harakat, tatweel, digits,
+# underscores, Latin compounds and invisible marks.
+_CHUNK_CHARS = _LETTERS + "ًَُِّْـ\u200f\u200c،؛؟.:!()«»\"'-–/&_AbZz019٣İ²"
+
+
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(_CHUNK_CHARS), min_size=1, max_size=8), max_size=30),
+    st.lists(st.sampled_from([" ", "\n", "\t", "\xa0", "\u2028"]), min_size=30, max_size=30),
+    st.sampled_from(["", " ", "\n  "]),
+)
+def test_token_columns_split_on_spaces_equal_the_regex_path(chunks, gaps, edge):
+    """`token_columns` splits a text whose gaps are single spaces on white space, and runs
+    the token regex over the folded text otherwise: both give the same columns."""
+    text = edge + "".join(c + g for c, g in zip(chunks, gaps, strict=False)).rstrip() + edge
+    fast = token_columns(text)
+    assert arabic._by_spaces(arabic._fold_same_length(text)) is not None or not text.strip()
+    with_regex = arabic._by_spaces
+    try:
+        arabic._by_spaces = lambda folded: None
+        assert token_columns(text) == fast
+    finally:
+        arabic._by_spaces = with_regex
+
+
+def test_token_columns_use_the_regex_when_gaps_are_wider():
+    assert arabic._by_spaces("قال  الوزير") is None  # two spaces: offsets are not running sums
+    assert token_columns("قال  الوزير،  نعم") == ([0, 5, 14], [3, 11, 17], ["قال", "الوزير", "نعم"])
