@@ -39,35 +39,11 @@ _JSON_ESCAPES = {
 def json_ld(data: Any) -> Markup:
     """JSON for a `<script type="application/ld+json">`: `<`, `>` and `&` are written as
     \\u escapes, so no value (say a title with `</script>`) can end the script element."""
-    return _script_safe(_compact(data))
-
-
-def _script_safe(text: str) -> Markup:
-    """`json_ld` for JSON text made already."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     for char, escaped in _JSON_ESCAPES.items():  # `in` is ~1 us a page, a regex scan ~5
         if char in text:
             text = text.replace(char, escaped)
     return Markup(text)
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _then(obj: dict[str, Any], members: list[tuple[str, str]]) -> str:
-    """The compact JSON of `obj` followed by `members`, whose values are JSON text already:
-    what an entity's `Thing` or a story's list item is encoded to once a build and spliced
-    into each page that names it (~25 a page), instead of encoded again on every page."""
-    text = _compact(obj)
-    extra = "".join(f",{_compact(key)}:{value}" for key, value in members)
-    if not extra:
-        return text
-    return text[:-1] + extra + "}" if obj else "{" + extra[1:] + "}"
-
-
-def _graph(*nodes: str) -> str:
-    """`{"@context": SCHEMA, "@graph": [nodes]}` from the nodes' JSON text."""
-    return '{"@context":' + _compact(SCHEMA) + ',"@graph":[' + ",".join(nodes) + "]}"
 
 
 def og_locale(lang: str) -> str:
@@ -97,28 +73,23 @@ def _crumbs(config: Config, trail: list[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-def _thing(config: Config, entity: Entity) -> str:
+def _thing(config: Config, entity: Entity) -> dict[str, Any]:
     return _thing_at(config.base_url, entity.type, entity.name, entity.slug)
 
 
-@lru_cache(maxsize=16384)  # an entity is named on many pages
-def _thing_at(base_url: str, kind: str, name: str, slug: str) -> str:
-    """An entity as a schema.org Thing, in JSON."""
-    thing = {
+@lru_cache(maxsize=16384)  # an entity is named on many pages; shared, so never changed
+def _thing_at(base_url: str, kind: str, name: str, slug: str) -> dict[str, Any]:
+    return {
         "@type": SCHEMA_TYPES.get(kind, "Thing"),
         "name": name,
         "url": absolute_at(base_url, f"/entity/{slug}/"),
     }
-    return _compact(thing)
 
 
-@lru_cache(maxsize=1 << 16)  # a story is listed on a dozen pages
-def _url_json(base_url: str, path: str) -> str:
-    return _compact(absolute_at(base_url, path))
-
-
-def article_ld(config: Config, article: Article, section_path: str, entities: list[Entity]) -> str:
-    """A NewsArticle with its breadcrumb trail, as one `@graph`, in JSON."""
+def article_ld(
+    config: Config, article: Article, section_path: str, entities: list[Entity]
+) -> dict[str, Any]:
+    """A NewsArticle with its breadcrumb trail, as one `@graph`."""
     url = absolute(config, article.path)
     by_name = {e.name: e for e in entities}
     # `about`: what the headline names; `mentions`: every other entity the text names.
@@ -151,17 +122,18 @@ def article_ld(config: Config, article: Article, section_path: str, entities: li
         news["keywords"] = list(article.tags)
     if article.words:
         news["wordCount"] = article.words
-    named = [(key, "[" + ",".join(things) + "]") for key, things in
-             (("about", about), ("mentions", mentions)) if things]  # fmt: skip
+    if about:
+        news["about"] = about
+    if mentions:
+        news["mentions"] = mentions
     trail = [(HOME_NAME, "/"), (article.section, section_path), (article.title, article.path)]
-    return _graph(_then(news, named), _compact(_crumbs(config, trail)))
+    return {"@context": SCHEMA, "@graph": [news, _crumbs(config, trail)]}
 
 
 def listing_ld(
     config: Config, name: str, path: str, items: tuple[Article, ...], trail: list[tuple[str, str]]
-) -> str:
-    """A CollectionPage listing its articles, plus its breadcrumb trail (when it has depth),
-    in JSON."""
+) -> dict[str, Any]:
+    """A CollectionPage listing its articles, plus its breadcrumb trail (when it has depth)."""
     page = {
         "@type": "CollectionPage",
         "@id": absolute(config, path),
@@ -169,17 +141,18 @@ def listing_ld(
         "name": name,
         "inLanguage": config.lang,
         "isPartOf": {"@type": "WebSite", "name": config.title, "url": config.base_url},
+        "mainEntity": {
+            "@type": "ItemList",
+            "itemListElement": [
+                {"@type": "ListItem", "position": i, "url": absolute(config, a.path)}
+                for i, a in enumerate(items, 1)
+            ],
+        },
     }
-    base = config.base_url
-    listed = ",".join(
-        f'{{"@type":"ListItem","position":{i},"url":{_url_json(base, a.path)}}}'
-        for i, a in enumerate(items, 1)
-    )
-    main = '{"@type":"ItemList","itemListElement":[' + listed + "]}"
-    nodes = [_then(page, [("mainEntity", main)])]
+    graph: list[dict[str, Any]] = [page]
     if len(trail) > 1:
-        nodes.append(_compact(_crumbs(config, trail)))
-    return _graph(*nodes)
+        graph.append(_crumbs(config, trail))
+    return {"@context": SCHEMA, "@graph": graph}
 
 
 def website_ld(config: Config) -> dict[str, Any]:
@@ -250,7 +223,7 @@ def page_meta(config: Config, ctx: Mapping[str, Any]) -> dict[str, Any]:
             tw.append(("twitter:image", image_url(config, article.image)))
         meta["twitter"] = tw
         entities = list(_get(ctx, "entities") or ())
-        meta["json_ld"] = _script_safe(article_ld(config, article, section_path, entities))
+        meta["json_ld"] = json_ld(article_ld(config, article, section_path, entities))
         return meta
 
     path = _get(ctx, "page_path")
@@ -287,12 +260,12 @@ def page_meta(config: Config, ctx: Mapping[str, Any]) -> dict[str, Any]:
     meta["twitter"] = [("twitter:card", "summary"), ("twitter:title", title),
                        ("twitter:description", description)]  # fmt: skip
     if base == "/" and (pager is None or pager.number == 1):
-        site = _compact(website_ld(config))
-        if pager is not None:  # [site, listing]
-            site = "[" + site + "," + listing_ld(config, title, path, pager.items, trail) + "]"
-        meta["json_ld"] = _script_safe(site)
+        graph = [website_ld(config)]
+        if pager is not None:
+            graph.append(listing_ld(config, title, path, pager.items, trail))
+        meta["json_ld"] = json_ld(graph if len(graph) > 1 else graph[0])
     elif pager is not None:
-        meta["json_ld"] = _script_safe(listing_ld(config, title, path, pager.items, trail))
+        meta["json_ld"] = json_ld(listing_ld(config, title, path, pager.items, trail))
     elif len(trail) > 1:
         meta["json_ld"] = json_ld({"@context": SCHEMA, **_crumbs(config, trail)})
     return meta
