@@ -155,13 +155,13 @@ def _by_spaces(folded: str) -> tuple[list[int], list[int], list[str]] | None:
     cores = list(map(str.strip, raw, repeat(_EDGE_PUNCT)))
     skips = map(sub, map(len, raw), map(len, map(str.lstrip, raw, repeat(_EDGE_PUNCT))))
     split_up: list[tuple[int, list[re.Match[str]]]] = []
-    for i, core, skip, plain in zip(odd, cores, skips, map(str.isalnum, cores), strict=True):
-        if plain:
+    for i, chunk, core, skip in zip(odd, raw, cores, skips, strict=True):
+        if core.isalnum():
             starts[i] += skip
             ends[i] = starts[i] + len(core)
             words[i] = core
         else:
-            split_up.append((i, list(_TOKEN_RE.finditer(chunks[i]))))
+            split_up.append((i, list(_TOKEN_RE.finditer(chunk))))
     for i, found in reversed(split_up):  # from the end, so the indices before stay right
         base = starts[i]
         starts[i : i + 1] = [base + m.start() for m in found]
