@@ -21,18 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sahifa import pagestore
+from sahifa import pagestore, render
 from sahifa.config import load_config
 from sahifa.incremental import Builder, _stored_context
-from sahifa.render import (
-    KeyMemo,
-    PageJob,
-    context_key,
-    make_env,
-    page_jobs,
-    render_job,
-    shown_fields,
-)
+from sahifa.render import KeyMemo, PageJob
 
 
 def full_jobs(builder: Builder, jobs: list[PageJob]) -> list[PageJob]:
@@ -55,31 +47,29 @@ def main() -> None:
     config = load_config(None, content_dir=args.content, output_dir=Path("/nonexistent"))
     builder = Builder(config)
     site = builder.site()
-    env = make_env(config)
+    env = render.make_env(config)
     by_template: dict[str, list[PageJob]] = defaultdict(list)
-    for job in full_jobs(builder, list(page_jobs(site, config))):
+    for job in full_jobs(builder, list(render.page_jobs(site, config))):
         if not args.template or job.template in args.template:
             by_template[job.template].append(job)
-    memo = KeyMemo(shown_fields(env))
+    memo = KeyMemo(render.shown_fields(env))
     print(f"{'template':22} {'pages':>6} {'render us':>10} {'key us':>8} {'row us':>8}")
     for name, jobs in sorted(by_template.items(), key=lambda item: -len(item[1])):
-        render = min(_timed(_render_all, env, jobs) for _ in range(args.repeat))
+        best = min(_timed(_render_all, env, jobs) for _ in range(args.repeat))
         key = _timed(_key_all, memo, jobs)
         row = _timed(_row_all, config, jobs)
         n = len(jobs)
-        print(
-            f"{name:22} {n:6d} {render / n * 1e6:10.1f} {key / n * 1e6:8.1f} {row / n * 1e6:8.1f}"
-        )
+        print(f"{name:22} {n:6d} {best / n * 1e6:10.1f} {key / n * 1e6:8.1f} {row / n * 1e6:8.1f}")
 
 
 def _render_all(env: Any, jobs: list[PageJob]) -> None:
     for job in jobs:
-        render_job(env, job)
+        render.render_job(env, job)
 
 
 def _key_all(memo: KeyMemo, jobs: list[PageJob]) -> None:
     for job in jobs:
-        context_key(job, memo)
+        render.context_key(job, memo)
 
 
 def _row_all(config: Any, jobs: list[PageJob]) -> None:
