@@ -162,21 +162,25 @@ def _written(node: Node, level: int) -> str:
 
 
 def _entries(
-    kind: str, entries: list[Article], make: Callable[[Article], Node], level: int,
-    cache: EntryCache | None,
-) -> list[Node | str]:  # fmt: skip
-    """The feed's entries as XML at `level`; an article's entry is written once per build
+    kind: str, entries: list[Article], text: Callable[[Article], str], cache: EntryCache | None
+) -> list[str]:
+    """The feed's entries as text (XML or JSON); an article's entry is made once per build
     (`cache`), though it is in the site's, its section's and each of its entities' feeds."""
     if cache is None:
-        return list(map(make, entries))
-    out: list[Node | str] = []
+        return list(map(text, entries))
+    out: list[str] = []
     for art in entries:
         key = (kind, art.source)
         hit = cache.get(key)
         if hit is None:
-            hit = cache[key] = _written(make(art), level)
+            hit = cache[key] = text(art)
         out.append(hit)
     return out
+
+
+def _xml_entry(make: Callable[..., Node], level: int, config: Config) -> Callable[[Article], str]:
+    """An entry's XML at `level` (its indentation in the feed)."""
+    return lambda art: _written(make(art, config), level)
 
 
 def _xml_bytes(root: Node) -> bytes:
@@ -275,9 +279,9 @@ def atom_feed(
         _el("author", children=[_el("name", config.publisher or config.title)]),
         _el("generator", GENERATOR),
     ]
-    items = _entries("atom", entries, partial(_atom_entry, config=config), 1, cache)
+    items = _entries("atom", entries, _xml_entry(_atom_entry, 1, config), cache)
     root = {"xmlns": ATOM_NS, "xml:lang": config.lang}
-    return _xml_bytes(_el("feed", children=head + items, **root))
+    return _xml_bytes(_el("feed", children=[*head, *items], **root))
 
 
 def _atom_entry(art: Article, config: Config) -> Node:
@@ -309,7 +313,7 @@ def rss_feed(
     source: FeedSource, site: Site, config: Config, cache: EntryCache | None = None
 ) -> bytes:
     entries = feed_entries(source.articles)
-    channel = [
+    channel: list[Node | str] = [
         _el("title", source.title),
         _el("link", absolute(config, source.path)),
         _el("description", source.description),
@@ -323,7 +327,7 @@ def rss_feed(
             type=FEED_TYPES["rss"],
         ),
     ]
-    channel += _entries("rss", entries, partial(_rss_item, config=config), 2, cache)
+    channel += _entries("rss", entries, _xml_entry(_rss_item, 2, config), cache)
     root = {"version": "2.0", "xmlns:atom": ATOM_NS, "xmlns:dc": DC_NS}
     return _xml_bytes(_el("rss", children=[_el("channel", children=channel)], **root))
 
@@ -385,14 +389,8 @@ def json_feed(
     # Each item is encoded once per build (`cache`, as the XML feeds' entries) and the list
     # spliced in as the object's last member: the JSON of {..., "items": [a, b]} is that of
     # {...} with ',"items":[a,b]' before its closing brace.
-    memo: EntryCache = {} if cache is None else cache
-    items = []
-    for art in feed_entries(source.articles):
-        hit = memo.get(("json", art.source))
-        if hit is None:
-            hit = memo["json", art.source] = _json_item(art, config)
-        items.append(hit)
-    items_json = ",".join(items)
+    entries = feed_entries(source.articles)
+    items_json = ",".join(_entries("json", entries, partial(_json_item, config=config), cache))
     return (_json(feed)[:-1] + ',"items":[' + items_json + "]}\n").encode("utf-8")
 
 
