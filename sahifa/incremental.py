@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -75,16 +76,20 @@ from .publish import CardGroup, FileGroup
 from .readers import read_article, source_digest
 from .relate import RelateMemo, relate_cached
 from .render import (
+    ArticlePage,
     KeyMemo,
     PageJob,
     article_job,
     context_key,
+    listing_jobs,
     make_env,
+    menu,
+    output_file,
     own_context,
-    page_jobs,
     page_key,
     render_job,
     shown_fields,
+    site_article_job,
     site_groups,
     static_files,
 )
@@ -176,6 +181,18 @@ def write_shard(folder: Path, i: int | str, part: Any, known: Collection[str] = 
     return name
 
 
+def _save_shards_in_child(
+    folder: Path, todo: list[tuple[int, dict[str, Source]]], send: Connection
+) -> None:
+    """In the process `Builder._save_shards_aside` forks: write the shards, send their names."""
+    try:
+        send.send([write_shard(folder, i, part) for i, part in todo])
+    except Exception:  # the parent saves them itself (`Builder._collect_shards`)
+        raise SystemExit(1) from None
+    finally:
+        send.close()
+
+
 def read_shard(folder: Path, i: int, name: str) -> dict[str, Source]:
     """One shard of State.sources, checked against the digest in its name."""
     part = read_side(folder, name)
@@ -230,6 +247,9 @@ SHARDS = 64
 # and a new folder would hard-link the other 20,000 (~3 s) where renaming 4,000 takes 0.1 s.
 PATCH_MAX = 500
 PARALLEL_MIN = 64  # below this many items, starting processes costs more than it saves
+# From this many changed shards of State.sources on, a forked process saves them while this
+# one links and plans (`Builder._save_shards_aside`); fewer are saved with the State.
+SHARDS_ASIDE_MIN = 16
 CHUNK_MAX = 64  # items a worker takes at a time, at most
 # Packed tokens the main process holds between reading and extraction: splitting an
 # article's text again costs ~0.26 ms against ~0.13 ms to pack and unpack it. They take about
@@ -322,20 +342,24 @@ class Done(NamedTuple):
     written: bool
 
 
+Page = PageJob | ArticlePage  # a page to render; an article's context is made where it renders
 Made = tuple[list[tuple[str, bytes | Done]], str | None, tuple[str, bytes] | None]
+# A process saving shards of State.sources: it, its pipe, every shard, those it saves.
+ShardSaver = tuple[BaseProcess, Connection, list[dict[str, Source]], list[int]]
 
 
-def _make_one(work: PageJob | FileGroup) -> Made:
+def _make_one(work: Page | FileGroup) -> Made:
     """A page, or a group's files (a feed, the sitemaps): [(file, bytes or Done)], the
     page's key when the plan left keying it to the worker (see Builder._plan), and the
     page's context packed for the page store (`Builder._row`)."""
     builder = _WORKER_BUILDER
     assert builder is not None
-    if isinstance(work, PageJob):
-        key = builder._page_key(work) if builder._keys_in_workers else None
-        files = [(work.file, _render_one(work))]
-        return builder._drop(files), key, builder._row(work)
-    return builder._drop(work.make()), None, None
+    if isinstance(work, FileGroup):
+        return builder._drop(work.make()), None, None
+    job = builder._job(work)
+    key = builder._page_key(job) if builder._keys_in_workers else None
+    files = [(job.file, _render_one(job))]
+    return builder._drop(files), key, builder._row(job)
 
 
 def _own_article(job: PageJob) -> Article | None:
@@ -355,10 +379,10 @@ def _stored_context(job: PageJob, config: Config) -> dict[str, Any]:
     return {k: v for k, v in job.context.items() if k not in own}
 
 
-def _row_head(job: PageJob) -> tuple[str, str, str, str]:
+def _row_head(job: Page) -> tuple[str, str, str, str]:
     """(template, source, slug, URL path): the page store's columns before refs and data;
     source, slug and path are an article page's, "" for any other page."""
-    article = _own_article(job)
+    article = job.article if isinstance(job, ArticlePage) else _own_article(job)
     if article is None:
         return job.template, "", "", ""
     return job.template, article.source, article.slug, article.path
@@ -419,7 +443,8 @@ class Builder:
         # refs, data), and what its feeds and news sitemap list (`_store_pages`).
         self._rows: list[tuple[str, str, str, str, str, str, bytes]] = []
         self._group_shows: dict[str, CardGroup] = {}
-        self._jobs: list[PageJob] = []  # every page of the last plan
+        self._jobs: list[Page] = []  # every page of the last plan
+        self._menu: dict[str, Any] = {}  # the last plan's shared menu (`render.menu`)
         self._walked: Listing | None = None  # content/ as walked in this build
         self.gaz: Gazetteer | None = None
         self._gaz_key = ""
@@ -428,6 +453,9 @@ class Builder:
         # Per shard of State.sources: its file and what it held when loaded or last saved.
         self._shards: list[tuple[str, dict[str, Source]] | None] = [None] * SHARDS
         self._sides: set[str] = set()  # side files read and checked, or written, here
+        # The process saving this build's changed shards, with its pipe, the shards by index
+        # and which of them it writes (`_save_shards_aside`).
+        self._shard_saver: ShardSaver | None = None
 
     # -- the cache file --------------------------------------------------------------------------
 
@@ -497,17 +525,79 @@ class Builder:
             sources.update(part)
         return sources
 
+    def _changed_shards(
+        self, sources: dict[str, Source]
+    ) -> tuple[list[dict[str, Source]], list[int]]:
+        """`sources` split into SHARDS by path, and the shards that changed since they were
+        loaded or saved (an article's Source is replaced, never edited, when it changes)."""
+        parts: list[dict[str, Source]] = [{} for _ in range(SHARDS)]
+        for rel, src in sources.items():
+            parts[_shard(rel)][rel] = src
+        changed = []
+        for i, part in enumerate(parts):
+            before = self._shards[i]
+            if before is None or not _same_sources(before[1], part):
+                changed.append(i)
+        return parts, changed
+
+    def _save_shards_aside(self) -> None:
+        """Start saving this build's sources in a forked process, once they are read: a
+        cold build at 10,000 articles pickled and wrote ~52 MB of them after its last page,
+        on one core (~0.6 s), where linking and planning, which come next, leave a core
+        idle. The shard files are named by their bytes, so writing them early vouches for
+        nothing: the State that names them is saved at the end, as before (`_save_state`)."""
+        self._collect_shards()  # a failed build's, if any
+        if (
+            self.cache_dir is None
+            or self.in_place  # `serve`: its builds change a shard or two
+            or self.jobs <= 1
+            or "fork" not in mp.get_all_start_methods()
+        ):
+            return
+        parts, changed = self._changed_shards(self._pending_sources)
+        if len(changed) < SHARDS_ASIDE_MIN:
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        context = mp.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        todo = [(i, parts[i]) for i in changed]
+        child = context.Process(
+            target=_save_shards_in_child, args=(self.cache_dir, todo, send), daemon=True
+        )
+        child.start()
+        send.close()
+        self._shard_saver = (child, receive, parts, changed)
+
+    def _collect_shards(self) -> None:
+        """Wait for the process `_save_shards_aside` started and note the shards it saved;
+        any it did not save (it failed) are saved by `_save_shards` as usual."""
+        saver, self._shard_saver = self._shard_saver, None
+        if saver is None:
+            return
+        child, receive, parts, changed = saver
+        try:
+            names = receive.recv()
+        except (EOFError, OSError):
+            names = None
+        finally:
+            receive.close()
+            child.join()
+        if names is None or child.exitcode or len(names) != len(changed):
+            log.warning("build cache: sources not saved aside (exit %s)", child.exitcode)
+            return
+        for i, name in zip(changed, names, strict=True):
+            self._shards[i] = (name, parts[i])
+
     def _save_shards(self, folder: Path) -> tuple[str, ...]:
         """Save State.sources in SHARDS files by path, writing only the shards that changed
-        since they were loaded or saved (an article's Source is replaced, never edited, when
-        it changes): one edit at 10,000 articles rewrites ~3 MB instead of ~52 MB."""
-        parts: list[dict[str, Source]] = [{} for _ in range(SHARDS)]
-        for rel, src in self.state.sources.items():
-            parts[_shard(rel)][rel] = src
+        since they were loaded or saved: one edit at 10,000 articles rewrites ~3 MB instead
+        of ~52 MB."""
+        self._collect_shards()
+        parts, changed = self._changed_shards(self.state.sources)
         names = []
         for i, part in enumerate(parts):
             before = self._shards[i]
-            if before is not None and _same_sources(before[1], part):
+            if i not in changed and before is not None:
                 names.append(before[0])
                 continue
             name = write_shard(folder, i, part)
@@ -838,6 +928,7 @@ class Builder:
         if inputs == self.state.inputs_key and not result.skipped and self._intact and linked:
             self._finish_unchanged(result, len(articles), t0, t1)
             return result
+        self._save_shards_aside()
         site = self._link(articles, result.skipped if keep_going else None)
         t2 = time.perf_counter()
         todo, keys, groups = self._plan(site)
@@ -1038,7 +1129,7 @@ class Builder:
             "write": time.perf_counter() - t1,
         }
 
-    def _plan(self, site: Site) -> tuple[list[PageJob], dict[str, str], list[Any]]:
+    def _plan(self, site: Site) -> tuple[list[Page], dict[str, str], list[Any]]:
         """Which pages must be rendered (their key changed or their file is gone), every
         page's key, and the site-file groups (each marked unchanged or to be made)."""
         config = self.config
@@ -1052,7 +1143,7 @@ class Builder:
             templates = self.cache_dir / "templates" if self.cache_dir else None
             self._env, self._theme = make_env(config, templates), theme
         keys: dict[str, str] = {}
-        todo: list[PageJob] = []
+        todo: list[Page] = []
         self._last = (site, ThemeData.of(site, config))
         self._theme_id = hashlib.sha1(theme.encode()).hexdigest()
         self._key_memo = KeyMemo(self._card_fields())
@@ -1061,7 +1152,9 @@ class Builder:
         # the workers key the pages as they render them, instead of this process first.
         everything = not self.state.page_keys or self.state.theme != self._theme_id
         self._keys_in_workers = everything
-        jobs = self._jobs = list(page_jobs(site, config, self._last[1]))
+        self._menu = menu(site)
+        articles = [ArticlePage(output_file(a.path), a) for a in site.articles]
+        jobs = self._jobs = [*articles, *listing_jobs(site, config, self._last[1], self._menu)]
         if everything:
             todo = jobs
         else:  # keyed across the workers: a context walk per page adds up on a large site
@@ -1087,9 +1180,17 @@ class Builder:
             saved = self.state.card_fields = (self._theme_id, shown_fields(self._env))
         return saved[1]
 
-    def _page_key(self, job: PageJob) -> str:
+    def _job(self, page: Page) -> PageJob:
+        """The page with its context (an article's is made here: `render.ArticlePage`)."""
+        if isinstance(page, PageJob):
+            return page
+        assert self._last is not None
+        site, theme = self._last
+        return site_article_job(site, theme, page.article, self.config, self._menu)
+
+    def _page_key(self, job: Page) -> str:
         """The page's context key, with the templates and config it is rendered with."""
-        return page_key(self._theme_id, context_key(job, self._key_memo))
+        return page_key(self._theme_id, context_key(self._job(job), self._key_memo))
 
     def _row(self, job: PageJob) -> tuple[str, bytes] | None:
         """A page's context packed for the page store, (refs, data): an article page's
@@ -1121,13 +1222,13 @@ class Builder:
         self._rows, self._group_shows = [], {}
         return child
 
-    def _store_pages_in_child(self, site: Site, keys: dict[str, str], jobs: list[PageJob]) -> None:
+    def _store_pages_in_child(self, site: Site, keys: dict[str, str], jobs: list[Page]) -> None:
         try:
             self._store_pages(site, keys, jobs)
         except Exception:  # the parent says so (`_build_read`); no traceback from a child
             raise SystemExit(1) from None
 
-    def _store_pages(self, site: Site, keys: dict[str, str], jobs: list[PageJob]) -> None:
+    def _store_pages(self, site: Site, keys: dict[str, str], jobs: list[Page]) -> None:
         """Bring the page store up to this build: the rows of the pages it rendered (and of
         any kept page whose row is missing), the cards of changed articles, the rows of the
         feeds it made; the rows of pages, cards and feeds no longer on the site dropped."""
@@ -1150,7 +1251,7 @@ class Builder:
         done = {row[0] for row in pages}
         for job in jobs:  # kept, but no row says so (a store started afresh)
             if job.file not in done and have.get(job.file) != keys[job.file]:
-                refs, data = pagestore.pack(_stored_context(job, self.config))
+                refs, data = pagestore.pack(_stored_context(self._job(job), self.config))
                 pages.append((job.file, keys[job.file], *_row_head(job), refs, data))
         gaz = self._gaz_key
         fresh = {a.source: pagestore.card_stamp(a, gaz) for a in site.articles}
@@ -1182,7 +1283,7 @@ class Builder:
         )
 
     def _outputs(
-        self, todo: list[PageJob], keys: dict[str, str], groups: list[Any]
+        self, todo: list[Page], keys: dict[str, str], groups: list[Any]
     ) -> Iterator[tuple[str, bytes | Done | None]]:
         """Every output file with its bytes (or `Done`: dealt with by a worker), or None
         when it is unchanged and was neither rendered nor made. Streamed, so a large site is
@@ -1190,7 +1291,7 @@ class Builder:
         rendering = {job.file for job in todo}
         yield from ((name, None) for name in keys if name not in rendering)
         made: dict[str, tuple[str, list[str]]] = {}
-        work: list[PageJob | FileGroup] = list(todo)
+        work: list[Page | FileGroup] = list(todo)
         for group, key, kept in groups:
             made[group.name] = (key, kept or [])
             if group.shows is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -856,3 +857,43 @@ def test_tokens_go_from_reading_to_extraction_within_their_budget(tmp_path: Path
     builder(content, over_out, jobs=1).build()
     assert sorted(t for t in split if t in texts.values()) == sorted(texts.values())
     assert site_bytes(kept_out) == site_bytes(over_out)
+
+
+def test_the_sources_saved_aside_are_those_one_process_saves(tmp_path: Path, monkeypatch):
+    """A build with workers saves its changed shards of sources in a forked process while it
+    links and renders: the same files a single process saves at the end, which the next
+    build loads and trusts; a saver that fails leaves the shards to the end of the build."""
+    import sahifa.incremental as inc
+
+    files = {
+        f"n{i:02d}.md": article(f"خبر رقم {i}", 1 + i % 28, f"نص الخبر {i} من حلب.")
+        for i in range(40)
+    }
+    content = make_content(tmp_path, files)
+    one_out, two_out = tmp_path / "a" / "site", tmp_path / "b" / "site"
+    builder(content, one_out, jobs=1).build()
+    monkeypatch.setattr(inc, "SHARDS_ASIDE_MIN", 1)
+    started = []
+    real_start = inc.Builder._save_shards_aside
+
+    def spy(self: Builder) -> None:
+        real_start(self)
+        started.append(self._shard_saver is not None)
+
+    monkeypatch.setattr(inc.Builder, "_save_shards_aside", spy)
+    builder(content, two_out, jobs=2).build()
+    assert started == [True]
+    one_cache, two_cache = tmp_path / "a" / ".cache", tmp_path / "b" / ".cache"
+    assert sorted(_shard_files(one_cache)) == sorted(_shard_files(two_cache))
+    again = builder(content, two_out, jobs=2)
+    assert len(again.state.sources) == 40
+    (content / "n07.md").write_text(article("خبر معدل", 8, "نص جديد من دمشق."), "utf-8")
+    assert again.build().reread == 1  # the rest trusted from the shards saved aside
+    # A saver that dies: the build saves the shards itself, and the cache holds.
+    monkeypatch.setattr(inc, "_save_shards_in_child", lambda *a: os._exit(3))
+    (content / "n08.md").write_text(article("خبر آخر", 9, "نص من بيروت."), "utf-8")
+    shutil.rmtree(two_cache)
+    assert builder(content, two_out, jobs=2).build().reread == 40
+    assert len(_shard_files(two_cache)) == inc.SHARDS
+    (content / "n09.md").write_text(article("خبر ثالث", 9, "نص من عمان."), "utf-8")
+    assert builder(content, two_out, jobs=2).build().reread == 1
