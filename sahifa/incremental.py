@@ -93,7 +93,7 @@ from .render import (
     site_groups,
     static_files,
 )
-from .site import CoMemo, assign_paths, co_entities, link_site, newest_first
+from .site import CoMemo, CoTop, assign_paths, co_entities, link_site, newest_first
 from .writer import OLD_PREFIX, Patch, Swap, clean_stale
 
 log = logging.getLogger("sahifa")
@@ -983,13 +983,22 @@ class Builder:
         config = self.config
         ordered = tuple(newest_first(assign_paths(articles, config.ascii_slugs, refused)))
         assert self.gaz is not None
+        counted: list[tuple[dict[str, CoTop], CoMemo]] = []
+
+        def score(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+            # Each entity's companions are counted here while the workers score the related
+            # links (~0.2 s at 10,000 articles that had a core to itself, the other idle).
+            results = self._imap(fn, items, "relate")
+            first = list(islice(results, 1))  # the workers are started
+            counted.append(co_entities(ordered, self.state.co_memo))
+            return [*first, *results]
+
         related, self._pending_memo = relate_cached(
-            ordered,
-            config.related_count,
-            self.state.relate_memo,
-            lambda fn, items: self._map(fn, items, "relate"),
+            ordered, config.related_count, self.state.relate_memo, score
         )
-        co, self._pending_co = co_entities(ordered, self.state.co_memo)
+        if not counted:  # nothing to score: no workers were started
+            counted.append(co_entities(ordered, self.state.co_memo))
+        co, self._pending_co = counted[0]
         site = link_site(
             ordered, self.gaz, config.related_count, config.ascii_slugs, related=related, co=co
         )
