@@ -343,23 +343,40 @@ class Done(NamedTuple):
 
 
 Page = PageJob | ArticlePage  # a page to render; an article's context is made where it renders
-Made = tuple[list[tuple[str, bytes | Done]], str | None, tuple[str, bytes] | None]
+Files = list[tuple[str, bytes | Done]]
+Made = tuple[Files, str | None, tuple[str, bytes] | None]
+
+
+class GroupBatch(NamedTuple):
+    """File groups of one `FileGroup.batch`, made one after the other by one worker."""
+
+    groups: tuple[FileGroup, ...]
+
+
+Work = Page | FileGroup | GroupBatch
 # A process saving shards of State.sources: it, its pipe, every shard, those it saves.
 ShardSaver = tuple[BaseProcess, Connection, list[dict[str, Source]], list[int]]
 
 
-def _make_one(work: Page | FileGroup) -> Made:
+def _make_one(work: Work) -> Made | list[Files]:
     """A page, or a group's files (a feed, the sitemaps): [(file, bytes or Done)], the
     page's key when the plan left keying it to the worker (see Builder._plan), and the
-    page's context packed for the page store (`Builder._row`)."""
+    page's context packed for the page store (`Builder._row`). A batch: each group's."""
     builder = _WORKER_BUILDER
     assert builder is not None
+    if isinstance(work, GroupBatch):
+        return [builder._drop(group.make()) for group in work.groups]
     if isinstance(work, FileGroup):
         return builder._drop(work.make()), None, None
     job = builder._job(work)
     key = builder._page_key(job) if builder._keys_in_workers else None
     files = [(job.file, _render_one(job))]
     return builder._drop(files), key, builder._row(job)
+
+
+def _heavy(work: Work) -> bool:
+    """Work the render hands out first (`spread`): a batch of groups, or a heavy group."""
+    return isinstance(work, GroupBatch) or (isinstance(work, FileGroup) and work.heavy)
 
 
 def _own_article(job: PageJob) -> Article | None:
@@ -1300,18 +1317,28 @@ class Builder:
         rendering = {job.file for job in todo}
         yield from ((name, None) for name in keys if name not in rendering)
         made: dict[str, tuple[str, list[str]]] = {}
-        work: list[Page | FileGroup] = list(todo)
+        work: list[Work] = list(todo)
+        batches: dict[str, list[FileGroup]] = {}
         for group, key, kept in groups:
             made[group.name] = (key, kept or [])
             if group.shows is not None:
                 self._group_shows[group.name] = group.shows
-            if kept is None:
+            if kept is None and group.batch:
+                batches.setdefault(group.batch, []).append(group)
+            elif kept is None:
                 work.append(group)  # feeds and sitemaps are made by the workers too
             yield from ((name, None) for name in kept or ())
-        work = spread(work, lambda item: isinstance(item, FileGroup) and item.heavy)
+        work += [GroupBatch(tuple(batch)) for batch in batches.values()]
+        work = spread(work, _heavy)
         try:
             made_all = self._imap(_make_one, work, "render")
-            for item, (files, key, row) in zip(work, made_all, strict=True):
+            for item, result in zip(work, made_all, strict=True):
+                if isinstance(item, GroupBatch):
+                    for group, group_files in zip(item.groups, result, strict=True):
+                        made[group.name] = (made[group.name][0], [n for n, _ in group_files])
+                        yield from group_files
+                    continue
+                files, key, row = result
                 if isinstance(item, FileGroup):
                     made[item.name] = (made[item.name][0], [name for name, _ in files])
                 elif key is not None:

@@ -513,6 +513,9 @@ class FileGroup:
     # Takes a good part of a second (a shard of the search index: ~0.3 s at 10,000 articles),
     # not milliseconds: the builder hands these out first, one to a worker (`incremental.spread`).
     heavy: bool = False
+    # Groups with the same `batch` share work through a cache (the feeds: their entries) and
+    # are made together, by one worker: spread over two, each made every entry once.
+    batch: str = ""
 
 
 # What a feed entry, a news-sitemap entry and an article's stamp use of an article: the cards
@@ -589,7 +592,7 @@ def publish_groups(site: Site, config: Config) -> Iterator[FileGroup]:
         own = FeedSource(source.path, source.title, source.description, entries)
         key = feed_key(own, fallback, map(stamps.__getitem__, map(_SOURCE, entries)))
         make = partial(_feed_files, own, site, config, cache)
-        yield FileGroup(f"feed:{source.path}", key, make, CardGroup(own))
+        yield FileGroup(f"feed:{source.path}", key, make, CardGroup(own), batch="feeds")
     urls = sitemap_urls(site, config, times)
     yield FileGroup("sitemaps", digest(repr(urls)), lambda: list(sitemap_files(site, config)))
     news = tuple(news_articles(site, chronology=times))

@@ -897,3 +897,36 @@ def test_the_sources_saved_aside_are_those_one_process_saves(tmp_path: Path, mon
     assert len(_shard_files(two_cache)) == inc.SHARDS
     (content / "n09.md").write_text(article("خبر ثالث", 9, "نص من عمان."), "utf-8")
     assert builder(content, two_out, jobs=2).build().reread == 1
+
+
+def test_one_worker_makes_every_feed(tmp_path: Path, monkeypatch):
+    """The feeds share their entries through a cache that each worker fills for itself: they
+    are made as one batch, by one worker, so that no entry is written twice; every other
+    group and page is shared out, and the site is the one a single process builds."""
+    import sahifa.incremental as inc
+
+    content, _ = setup_site(tmp_path)
+    one_out, two_out = tmp_path / "a" / "site", tmp_path / "b" / "site"
+    builder(content, one_out, jobs=1).build()
+    log = tmp_path / "made.txt"
+    real = inc.site_groups
+
+    def spy(site, config):
+        for group in real(site, config):
+
+            def make(g=group):
+                with open(log, "a", encoding="utf-8") as handle:  # from whichever process
+                    handle.write(f"{g.name}\t{os.getpid()}\n")
+                return g.make()
+
+            yield replace(group, make=make)
+
+    monkeypatch.setattr(inc, "site_groups", spy)
+    monkeypatch.setattr(inc, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(inc, "CHUNK_MAX", 1)  # one item a time: both workers take some
+    builder(content, two_out, jobs=2).build()
+    made = [line.split("\t") for line in log.read_text("utf-8").splitlines()]
+    feeds = {pid for name, pid in made if name.startswith("feed:")}
+    assert len([name for name, _ in made if name.startswith("feed:")]) > 5
+    assert len(feeds) == 1 and str(os.getpid()) not in feeds  # one worker, not this process
+    assert site_bytes(one_out) == site_bytes(two_out)
