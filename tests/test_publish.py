@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup, SoupStrainer
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sahifa import publish
 from sahifa.config import load_config
@@ -336,3 +338,18 @@ def test_the_chronology_answers_as_the_plain_functions():
         assert times.entries(part, limit) == publish.feed_entries(part, limit)
         assert times.newest(part) == publish.newest(part)
         assert repr(times.newest(part)) == repr(publish.newest(part))  # the same zone too
+
+
+@given(
+    url=st.text(max_size=40),
+    lastmod=st.none() | st.datetimes(timezones=st.sampled_from([None, UTC])),
+)
+def test_a_sitemap_url_is_written_as_its_nodes_would_be(url: str, lastmod: datetime | None):
+    """Sitemap entries are written straight to text (`publish._url_entry`): the same text as
+    the `<url>` node with its `<loc>` and `<lastmod>`, for any URL (markup, control
+    characters, empty) and any date."""
+    parts = [publish._el("loc", url)]
+    if lastmod is not None:
+        parts.append(publish._el("lastmod", lastmod.isoformat()))
+    expected = publish._written(publish._el("url", children=parts), 1)
+    assert publish._url_entry(url, lastmod) == expected
