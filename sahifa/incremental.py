@@ -353,21 +353,38 @@ class GroupBatch(NamedTuple):
     groups: tuple[FileGroup, ...]
 
 
-Work = Page | FileGroup | GroupBatch
+class PageBatch(NamedTuple):
+    """Pages rendered one after the other by one worker: the listings, which share their
+    stories' cards (`render.Fragments`, one memo per process). Handed out in chunks, each
+    listing page went to either worker, and both rendered (and keyed) nearly every card."""
+
+    pages: tuple[Page, ...]
+
+
+# From this many listing pages to render on, they go to one worker as a PageBatch.
+LISTINGS_BATCH_MIN = 256
+
+Work = Page | FileGroup | GroupBatch | PageBatch
 # A process saving shards of State.sources: it, its pipe, every shard, those it saves.
 ShardSaver = tuple[BaseProcess, Connection, list[dict[str, Source]], list[int]]
 
 
-def _make_one(work: Work) -> Made | list[Files]:
+def _make_one(work: Work) -> Made | list[Files] | list[Made]:
     """A page, or a group's files (a feed, the sitemaps): [(file, bytes or Done)], the
     page's key when the plan left keying it to the worker (see Builder._plan), and the
-    page's context packed for the page store (`Builder._row`). A batch: each group's."""
+    page's context packed for the page store (`Builder._row`). A batch: each item's."""
     builder = _WORKER_BUILDER
     assert builder is not None
     if isinstance(work, GroupBatch):
         return [builder._drop(group.make()) for group in work.groups]
+    if isinstance(work, PageBatch):
+        return [_make_page(builder, page) for page in work.pages]
     if isinstance(work, FileGroup):
         return builder._drop(work.make()), None, None
+    return _make_page(builder, work)
+
+
+def _make_page(builder: Builder, work: Page) -> Made:
     job = builder._job(work)
     key = builder._page_key(job) if builder._keys_in_workers else None
     files = [(job.file, _render_one(job))]
@@ -375,8 +392,8 @@ def _make_one(work: Work) -> Made | list[Files]:
 
 
 def _heavy(work: Work) -> bool:
-    """Work the render hands out first (`spread`): a batch of groups, or a heavy group."""
-    return isinstance(work, GroupBatch) or (isinstance(work, FileGroup) and work.heavy)
+    """Work the render hands out first (`spread`): a batch, or a heavy group."""
+    return isinstance(work, GroupBatch | PageBatch) or (isinstance(work, FileGroup) and work.heavy)
 
 
 def _own_article(job: PageJob) -> Article | None:
@@ -1317,7 +1334,11 @@ class Builder:
         rendering = {job.file for job in todo}
         yield from ((name, None) for name in keys if name not in rendering)
         made: dict[str, tuple[str, list[str]]] = {}
+        listings = [page for page in todo if isinstance(page, PageJob)]
         work: list[Work] = list(todo)
+        if len(listings) >= LISTINGS_BATCH_MIN:
+            work = [page for page in todo if not isinstance(page, PageJob)]
+            work.append(PageBatch(tuple(listings)))
         batches: dict[str, list[FileGroup]] = {}
         for group, key, kept in groups:
             made[group.name] = (key, kept or [])
@@ -1338,19 +1359,30 @@ class Builder:
                         made[group.name] = (made[group.name][0], [n for n, _ in group_files])
                         yield from group_files
                     continue
-                files, key, row = result
                 if isinstance(item, FileGroup):
+                    files = result[0]
                     made[item.name] = (made[item.name][0], [name for name, _ in files])
-                elif key is not None:
-                    keys[item.file] = key
-                if row is not None:
-                    self._rows.append((item.file, *_row_head(item), *row))
-                yield from files
+                    yield from files
+                    continue
+                if isinstance(item, PageBatch):
+                    for page, page_made in zip(item.pages, result, strict=True):
+                        yield from self._page_made(page, page_made, keys)
+                    continue
+                yield from self._page_made(item, result, keys)
         except jinja2.TemplateError as exc:
             raise SahifaError(f"template error: {exc}") from None
         self._pending_groups = made
         yield from self._images.items()
         yield from static_files(self.config)
+
+    def _page_made(self, page: Page, made: Made, keys: dict[str, str]) -> Files:
+        """Note what a worker made of a page (its key, its page-store row); its files."""
+        files, key, row = made
+        if key is not None:
+            keys[page.file] = key
+        if row is not None:
+            self._rows.append((page.file, *_row_head(page), *row))
+        return files
 
     def _drop(self, files: list[tuple[str, bytes]]) -> list[tuple[str, bytes | Done]]:
         """In a render worker: hash each file and write the changed ones into the build's

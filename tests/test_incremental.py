@@ -930,3 +930,53 @@ def test_one_worker_makes_every_feed(tmp_path: Path, monkeypatch):
     assert len([name for name, _ in made if name.startswith("feed:")]) > 5
     assert len(feeds) == 1 and str(os.getpid()) not in feeds  # one worker, not this process
     assert site_bytes(one_out) == site_bytes(two_out)
+
+
+def test_one_worker_renders_every_listing(tmp_path: Path, monkeypatch):
+    """The listing pages share their stories' cards through a per-process memo: they are
+    rendered as one batch, by one worker, while the articles' own pages are shared out; the
+    site, page keys and page store are those a single process makes."""
+    import sahifa.incremental as inc
+    from sahifa.pagestore import PageStore, unpack
+
+    class _Sources(dict):
+        def __missing__(self, source: str) -> str:
+            return source
+
+    content, out = setup_site(tmp_path)
+    cache = tmp_path / ".cache"
+
+    def made(jobs: int) -> tuple[dict[str, bytes], dict[str, str], list]:
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        build = builder(content, out, jobs=jobs)
+        build.build()
+        rows = PageStore(cache / "pages.sqlite")._read("SELECT * FROM pages ORDER BY file")
+        # The pickled contexts, each story as its source (their bytes may differ between
+        # processes: pickle notes which equal strings are one object).
+        return (
+            site_bytes(out),
+            build.state.page_keys,
+            [(*row[:-1], unpack(row[-1], _Sources())) for row in rows or ()],
+        )
+
+    alone = made(1)
+    log = tmp_path / "rendered.txt"
+    real = inc._render_one
+
+    def spy(job):
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"{job.template}\t{job.file}\t{os.getpid()}\n")
+        return real(job)
+
+    monkeypatch.setattr(inc, "_render_one", spy)
+    monkeypatch.setattr(inc, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(inc, "CHUNK_MAX", 1)
+    monkeypatch.setattr(inc, "LISTINGS_BATCH_MIN", 1)
+    shared = made(2)
+    rendered = [line.split("\t") for line in log.read_text("utf-8").splitlines()]
+    listings = {pid for template, _, pid in rendered if template != "article.html"}
+    assert len([t for t, _, _ in rendered if t != "article.html"]) > 5
+    assert len(listings) == 1 and str(os.getpid()) not in listings
+    assert len({file for _, file, _ in rendered}) == len(rendered)  # each page once
+    assert alone[2] and shared == alone  # the same files, page keys and page-store rows
