@@ -361,8 +361,10 @@ class PageBatch(NamedTuple):
     pages: tuple[Page, ...]
 
 
-# From this many listing pages to render on, they go to one worker as a PageBatch.
+# From this many listing pages to render on, they go to one worker as a PageBatch; past
+# LISTINGS_BATCH_MAX, as several (a batch's result, its page-store rows, is one message).
 LISTINGS_BATCH_MIN = 256
+LISTINGS_BATCH_MAX = 20_000
 
 Work = Page | FileGroup | GroupBatch | PageBatch
 # A process saving shards of State.sources: it, its pipe, every shard, those it saves.
@@ -1338,7 +1340,9 @@ class Builder:
         work: list[Work] = list(todo)
         if len(listings) >= LISTINGS_BATCH_MIN:
             work = [page for page in todo if not isinstance(page, PageJob)]
-            work.append(PageBatch(tuple(listings)))
+            size = -(-len(listings) // -(-len(listings) // LISTINGS_BATCH_MAX))  # even parts
+            for start in range(0, len(listings), size):
+                work.append(PageBatch(tuple(listings[start : start + size])))
         batches: dict[str, list[FileGroup]] = {}
         for group, key, kept in groups:
             made[group.name] = (key, kept or [])

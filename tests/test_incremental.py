@@ -980,3 +980,5 @@ def test_one_worker_renders_every_listing(tmp_path: Path, monkeypatch):
     assert len(listings) == 1 and str(os.getpid()) not in listings
     assert len({file for _, file, _ in rendered}) == len(rendered)  # each page once
     assert alone[2] and shared == alone  # the same files, page keys and page-store rows
+    monkeypatch.setattr(inc, "LISTINGS_BATCH_MAX", 3)  # a large site's listings: in batches
+    assert made(2) == alone
