@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import math
 import multiprocessing as mp
 import os
 import pickle
@@ -391,6 +392,19 @@ def _make_page(builder: Builder, work: Page) -> Made:
     key = builder._page_key(job) if builder._keys_in_workers else None
     files = [(job.file, _render_one(job))]
     return builder._drop(files), key, builder._row(job)
+
+
+def _with_listings_batched(todo: list[Page]) -> list[Work]:
+    """The pages to render, with the listings (every page but the articles' own) in
+    PageBatches of at most LISTINGS_BATCH_MAX, of even size, when there are enough of them."""
+    listings = [page for page in todo if isinstance(page, PageJob)]
+    if len(listings) < LISTINGS_BATCH_MIN:
+        return list(todo)
+    work: list[Work] = [page for page in todo if not isinstance(page, PageJob)]
+    size = math.ceil(len(listings) / math.ceil(len(listings) / LISTINGS_BATCH_MAX))
+    for start in range(0, len(listings), size):
+        work.append(PageBatch(tuple(listings[start : start + size])))
+    return work
 
 
 def _heavy(work: Work) -> bool:
@@ -1336,13 +1350,7 @@ class Builder:
         rendering = {job.file for job in todo}
         yield from ((name, None) for name in keys if name not in rendering)
         made: dict[str, tuple[str, list[str]]] = {}
-        listings = [page for page in todo if isinstance(page, PageJob)]
-        work: list[Work] = list(todo)
-        if len(listings) >= LISTINGS_BATCH_MIN:
-            work = [page for page in todo if not isinstance(page, PageJob)]
-            size = -(-len(listings) // -(-len(listings) // LISTINGS_BATCH_MAX))  # even parts
-            for start in range(0, len(listings), size):
-                work.append(PageBatch(tuple(listings[start : start + size])))
+        work = _with_listings_batched(todo)
         batches: dict[str, list[FileGroup]] = {}
         for group, key, kept in groups:
             made[group.name] = (key, kept or [])
