@@ -110,6 +110,12 @@ def warm(folder: Path) -> Path:
     return folder
 
 
+def prime(program: list[str], content: Path) -> None:
+    """Read a tool's input and start its program once, untimed (see `paired_cold`)."""
+    warm(content)
+    subprocess.run(program, cwd=ROOT, capture_output=True, check=True)
+
+
 def sahifa_command(content: Path, out: Path, extra: list[str]) -> list[str]:
     return [sys.executable, str(ROOT / "build.py"), "--content", str(content), "--output",
             str(out), *extra]  # fmt: skip
@@ -262,9 +268,8 @@ def paired_cold(n: int, content: Path, work: Path, extra: list[str], venv: Path,
     if pairs < 1 or not hugo.exists():
         return ""
     sahifa = sahifa_command(content, work / f"site-{n}-pair", ["-q", "--no-search", *extra])
-    hugo_cmd = hugo_command(
-        hugo, generate(n, "hugo", work), work / "hugo-cache", work / f"out-hugo-{n}-pair"
-    )
+    hugo_content = generate(n, "hugo", work)
+    hugo_cmd = hugo_command(hugo, hugo_content, work / "hugo-cache", work / f"out-hugo-{n}-pair")
     lines = [
         "| pair | Sahifa cold, no search, s | Hugo related on, s | ratio |",
         "|---|---|---|---|",
@@ -274,10 +279,18 @@ def paired_cold(n: int, content: Path, work: Path, extra: list[str], venv: Path,
         for path in (work / f"site-{n}-pair", work / ".sahifa-cache", work / f"out-hugo-{n}-pair",
                      work / "hugo-cache"):  # fmt: skip
             set_aside(path, work)
-        if i % 2 == 0:
-            ours, theirs = timed(sahifa, cwd=work), timed(hugo_cmd)
-        else:
-            theirs, ours = timed(hugo_cmd), timed(sahifa, cwd=work)
+        # Each tool's input and program are read again (untimed) just before it runs: this
+        # machine pages out memory left untouched for a while (DAMON `pageout`), so a build
+        # that comes right after the other tool's may find part of its own input gone.
+        ours_first = i % 2 == 0
+        for _ in range(2):
+            if ours_first:
+                prime([sys.executable, "-c", "import sahifa.incremental"], content)
+                ours = timed(sahifa, cwd=work)
+            else:
+                prime([str(hugo), "version"], hugo_content)
+                theirs = timed(hugo_cmd)
+            ours_first = not ours_first
         ratios.append(ours["wall"] / theirs["wall"])
         first = "Sahifa" if i % 2 == 0 else "Hugo"
         lines.append(f"| {i + 1} ({first} first) | {ours['wall']:.2f} | {theirs['wall']:.2f} | "
