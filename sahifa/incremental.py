@@ -644,10 +644,11 @@ class Builder:
         of ~52 MB."""
         self._collect_shards()
         parts, changed = self._changed_shards(self.state.sources)
+        stale = set(changed)
         names = []
         for i, part in enumerate(parts):
             before = self._shards[i]
-            if i not in changed and before is not None:
+            if i not in stale and before is not None:  # unchanged means saved before
                 names.append(before[0])
                 continue
             name = write_shard(folder, i, part)
