@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import jinja2
 
-from . import pagestore
+from . import pagestore, search
 from .arabic import token_columns
 from .config import Config, config_id, search_enabled
 from .entities import (
@@ -114,6 +114,7 @@ class Source:
     candidates: tuple[tuple[str, str], ...] = ()  # names discovered here, not in the base list
     base_key: str = ""  # the base gazetteer `candidates` were found with
     extra: dict[str, str] | None = None  # its manifest row (date, section) when it was read
+    terms: bytes | None = None  # its search terms (`search.pack_terms`), if read with search on
 
 
 @dataclass
@@ -265,8 +266,9 @@ _WORKER_BUILDER: Builder | None = None  # the running build, set just before wor
 
 # (path in content/, file, manifest row, stat, cached digest, whether to ship its tokens)
 ReadItem = tuple[str, Path, dict[str, str] | None, tuple[int, int], str, bool]
-# The article, its packed body, the names found in it, its tokens packed (`pack_columns`)
-Read = tuple[Article, bytes, tuple[tuple[str, str], ...], bytes | None]
+# The article, its packed body, the names found in it, its tokens packed (`pack_columns`),
+# its search terms (`search.pack_terms`, with search on)
+Read = tuple[Article, bytes, tuple[tuple[str, str], ...], bytes | None, bytes | None]
 
 
 def spread(items: list[T], heavy: Callable[[T], bool], gap: int = CHUNK_MAX) -> list[T]:
@@ -307,7 +309,9 @@ def _read_one(item: ReadItem) -> Read | ContentError | None:
         return exc
     cols = token_columns(article.text)
     found = article_candidates(builder._base[0], article, cols)
-    return (*pack_body(article), found, pack_columns(cols) if ship else None)
+    # The search terms are counted from the same split of the text, while it is at hand.
+    terms = search.article_terms(article, cols[2]) if builder.index_terms else None
+    return (*pack_body(article), found, pack_columns(cols) if ship else None, terms)
 
 
 def _candidates_one(src: Source) -> tuple[tuple[str, str], ...]:
@@ -461,6 +465,7 @@ class Builder:
         progress: Progress | None = None,
     ) -> None:
         self.config = config
+        self.index_terms = search_enabled(config)  # count each article's search terms as read
         self.progress = progress or Progress()
         self.jobs = max(1, jobs)
         self._mapped: tuple[Callable[[Any], Any], list[Any]] | None = None  # see _run_item
@@ -794,7 +799,7 @@ class Builder:
                 log.error("%s (skipped)", outcome)
                 result.skipped.append(str(outcome))
                 continue
-            article, body, found, cols = outcome
+            article, body, found, cols, terms = outcome
             if cols is not None:
                 columns[rel] = cols
             sources[rel] = Source(
@@ -805,6 +810,7 @@ class Builder:
                 candidates=found,
                 base_key=base_key,
                 extra=extra,
+                terms=terms,
             )
         sources = {rel: sources[rel] for rel in order if rel in sources}
         _, gaz_key = self._site_gazetteer(sources)
@@ -1053,8 +1059,12 @@ class Builder:
         site = link_site(
             ordered, self.gaz, config.related_count, config.ascii_slugs, related=related, co=co
         )
-        # The articles' text stays packed (the search index unpacks it: Site.full).
-        return replace(site, bodies={rel: s.body for rel, s in self._pending_sources.items()})
+        # The articles' text stays packed (the search index unpacks it where the cache holds
+        # no terms: Site.full).
+        pending = self._pending_sources.items()
+        bodies = {rel: src.body for rel, src in pending}
+        terms = {rel: src.terms for rel, src in pending if src.terms is not None}
+        return replace(site, bodies=bodies, terms=terms)
 
     def preview(self, path: Path) -> BuildResult | None:
         """Re-render only the page of the article at `path`, against the last build's site,

@@ -101,6 +101,8 @@ class Site:
     # source -> the article's packed body and text (`pack_body`), when its Article in this
     # Site leaves them out: a build never holds every article's text at once.
     bodies: dict[str, bytes] = field(default_factory=dict)
+    # source -> the article's search terms (`search.pack_terms`), where the build cache has them
+    terms: dict[str, bytes] = field(default_factory=dict)
 
     def full(self, article: Article) -> Article:
         """`article` with its body HTML and plain text."""

@@ -233,7 +233,10 @@ class _Edit:
         ):
             self.carded.add(rel)
         self.old.setdefault(rel, src)
-        part[rel] = replace(src, stat=stat, digest=article.digest, article=article, body=body)
+        terms = search.article_terms(full) if search_enabled(self.config) else None
+        part[rel] = replace(
+            src, stat=stat, digest=article.digest, article=article, body=body, terms=terms
+        )
         self.edited[rel] = (article, body)
         return True
 
@@ -380,9 +383,11 @@ class _Edit:
                 if not key or state.page_keys.get(output_file(path)) != key or part is None:
                     return None  # a URL the store cannot vouch for
                 src = part[rel]
-                records.append(
-                    search.record(evolve(unpack_body(src.article, src.body), path=path), config)
-                )
+                if src.terms is not None:
+                    records.append(search.record(evolve(src.article, path=path), config, src.terms))
+                else:
+                    full = evolve(unpack_body(src.article, src.body), path=path)
+                    records.append(search.record(full, config))
                 stamps.append(f"{src.digest}|{path}")
             name = search.bundle_name(i)
             key = group_key(state.theme, search.bundle_key(name, stamps))

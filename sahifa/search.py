@@ -38,12 +38,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date
 from functools import partial
 from operator import sub
 from typing import Any
+
+import lz4.block
 
 from .arabic import PROCLITIC_STARTS, format_date, search_terms, words
 from .config import Config, search_enabled
@@ -56,9 +59,10 @@ TITLE_WEIGHT = 3  # a word of the title counts as this many of the body
 CHUNK_BYTES = 16_000  # a chunk file ends after the term that takes it past this size
 
 
-def record(article: Article, config: Config) -> dict[str, Any]:
-    """What the index keeps of one article (`article` with its text)."""
-    return {
+def record(article: Article, config: Config, terms: bytes | None = None) -> dict[str, Any]:
+    """What the index keeps of one article: `article` with its text, or without it and its
+    `pack_terms` (what the build cache holds of an article read while search was on)."""
+    shown = {
         "url": config.base_path + article.path.lstrip("/"),
         "title": article.title,
         "section": article.section,
@@ -66,14 +70,19 @@ def record(article: Article, config: Config) -> dict[str, Any]:
         # as the site's cards show it (an ISO date in an Arabic line reads back to front)
         "when": format_date(article.date, config.months, config.digits) if article.date else "",
         "summary": article.summary,
-        "text": article.text,
     }
+    if terms is not None:
+        return {**shown, "terms": terms}
+    return {**shown, "text": article.text}
 
 
-def term_weights(text: str, title: str) -> tuple[dict[str, int], int]:
+def term_weights(
+    text: str, title: str, found: list[str] | None = None
+) -> tuple[dict[str, int], int]:
     """(term -> weight, length in words) of one article: each word's count (a title word's
-    times TITLE_WEIGHT; the text holds the title once) added to each of its terms."""
-    found = words(text)
+    times TITLE_WEIGHT; the text holds the title once) added to each of its terms. `found`:
+    the text's `words`, when the caller has split it already (`arabic.token_columns`)."""
+    found = words(text) if found is None else found
     counts = Counter(found)
     if title and TITLE_WEIGHT > 1:
         counts.update(words(title) * (TITLE_WEIGHT - 1))
@@ -85,6 +94,32 @@ def term_weights(text: str, title: str) -> tuple[dict[str, int], int]:
         for term in search_terms(word)[1:]:
             weights[term] = get(term, 0) + count
     return weights, len(found)
+
+
+def pack_terms(weights: dict[str, int], length: int) -> bytes:
+    """An article's `term_weights`, packed for the build cache (~4 KB a synthetic article):
+    what lets an edit re-index its shard without splitting the other ~600 articles' text
+    again (~0.35 ms each against ~0.03 ms to unpack)."""
+    return lz4.block.compress(pickle.dumps((length, list(weights), list(weights.values())), 5))
+
+
+def unpack_terms(blob: bytes) -> tuple[int, list[str], list[int]]:
+    """(length in words, terms, their weights) from a `pack_terms` blob."""
+    length, terms, counts = pickle.loads(lz4.block.decompress(blob))
+    return length, terms, counts
+
+
+def article_terms(article: Article, found: list[str] | None = None) -> bytes:
+    """`pack_terms` of an article with its text (`found`: its `words`, if split already)."""
+    return pack_terms(*term_weights(article.text, article.title, found))
+
+
+def _weights(rec: dict[str, Any]) -> tuple[int, list[str], list[int]]:
+    """(length, terms, weights) of a `record`, unpacked or counted from its text."""
+    if "terms" in rec:
+        return unpack_terms(rec["terms"])
+    weights, length = term_weights(rec["text"], rec["title"])
+    return length, list(weights), list(weights.values())
 
 
 def _dumps(value: Any) -> bytes:
@@ -146,9 +181,9 @@ def bundle_files(records: list[dict[str, Any]], name: str) -> list[tuple[str, by
     postings: dict[str, list[int]] = {}
     lengths: list[int] = []
     for i, rec in enumerate(docs):
-        weights, length = term_weights(rec["text"], rec["title"])
+        length, terms, counts = _weights(rec)
         lengths.append(length)
-        for term, weight in weights.items():
+        for term, weight in zip(terms, counts, strict=True):
             found = postings.get(term)
             if found is None:
                 postings[term] = [i, weight]
@@ -181,8 +216,13 @@ def bundle_files(records: list[dict[str, Any]], name: str) -> list[tuple[str, by
 def index_files(
     site: Site, config: Config, articles: tuple[Article, ...], name: str
 ) -> list[tuple[str, bytes]]:
-    """The shard `name` made of `articles`."""
-    return bundle_files([record(site.full(a), config) for a in articles], name)
+    """The shard `name` made of `articles` (their terms from the build cache where it has
+    them: `Site.terms`)."""
+    records = []
+    for art in articles:
+        terms = site.terms.get(art.source)
+        records.append(record(art, config, terms) if terms else record(site.full(art), config))
+    return bundle_files(records, name)
 
 
 # A large site's index is split into shards by source path (`model.shard_of`), which the

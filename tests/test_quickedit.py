@@ -20,7 +20,7 @@ from sahifa.config import SEARCH_SWITCH, load_config
 from sahifa.errors import SahifaError
 from sahifa.fingerprint import BuildResult, nothing_changed
 from sahifa.incremental import Builder
-from sahifa.model import shard_of
+from sahifa.model import shard_of, unpack_body
 
 from .conftest import make_content
 
@@ -111,6 +111,7 @@ def assert_saved_as_by_a_full_build(content: Path, out: Path, search: bool = Fal
     for rel, src in saved.sources.items():
         again = full.state.sources[rel]
         assert (src.article, src.refs, src.digest) == (again.article, again.refs, again.digest)
+        assert src.terms == again.terms  # the search terms the next edit re-indexes from
 
 
 def test_a_body_edit_renders_its_own_page_only_and_matches_a_full_build(tmp_path: Path):
@@ -305,6 +306,30 @@ def test_with_search_a_body_edit_makes_its_shard_of_the_index_again(tmp_path: Pa
     assert sum('"كلمهفريدهللبحث":' in c for c in chunks) == 1  # the new word, folded
     assert files(out) == fresh(content, tmp_path, search=True)
     assert_saved_as_by_a_full_build(content, out, search=True)
+
+
+def test_with_search_every_cached_source_keeps_its_terms(tmp_path: Path, monkeypatch):
+    """What lets an edit re-index a shard without splitting its other articles again."""
+    monkeypatch.setenv(SEARCH_SWITCH, "1")
+    content, out = site(tmp_path)
+    cli_build(content, out, search=True)
+    config = load_config(None, content_dir=content, output_dir=out)
+    state = Builder(config, cache_dir=out.parent / ".cache").state
+    for src in state.sources.values():
+        text = unpack_body(src.article, src.body)
+        assert src.terms == search.article_terms(text)
+
+
+def test_a_cache_made_without_search_serves_an_edit_with_search(tmp_path: Path, monkeypatch):
+    """Sources read with search off hold no terms: the index counts them from their text."""
+    monkeypatch.setenv(SEARCH_SWITCH, "1")
+    content, out = site(tmp_path)
+    cli_build(content, out)
+    cli_build(content, out, search=True)  # the index made from the cached text
+    edit(content / "s04.md", story(4, "\nكلمةفريدةللبحث في آخر الخبر.\n"))
+    result = cli_build(content, out, search=True)
+    assert result.quick and result.groups == 1
+    assert files(out) == fresh(content, tmp_path, search=True)
 
 
 def test_a_missing_output_file_sends_a_body_edit_to_the_full_build(tmp_path: Path):

@@ -137,6 +137,31 @@ def test_weights_are_every_word_added_to_each_of_its_terms():
     assert any(len(search_terms(w)) > 1 for w in counts)  # the seed has clitics to add
 
 
+def test_terms_counted_from_the_split_text_and_packed_are_the_same():
+    """The build counts an article's terms from the tokens it split for entities and caches
+    them packed: the same weights as counting from the text."""
+    from .conftest import SEED
+
+    text = SEED.read_text("utf-8")
+    title = text.splitlines()[0]
+    weights, length = search.term_weights(text, title)
+    assert search.term_weights(text, title, token_columns(text)[2]) == (weights, length)
+    packed = search.pack_terms(weights, length)
+    assert search.unpack_terms(packed) == (length, list(weights), list(weights.values()))
+
+
+def test_a_shard_from_packed_terms_is_the_shard_from_text(monkeypatch):
+    monkeypatch.setattr(search, "CHUNK_BYTES", 200)
+    recs = records(40)
+    packed = []
+    for rec in recs:
+        terms = search.pack_terms(*search.term_weights(rec["text"], rec["title"]))
+        packed.append({**{k: v for k, v in rec.items() if k != "text"}, "terms": terms})
+    mixed = packed[::2] + recs[1::2]
+    made = search.bundle_files(recs, "index-00")
+    assert search.bundle_files(packed, "index-00") == made == search.bundle_files(mixed, "index-00")
+
+
 def records(n: int) -> list[dict[str, str]]:
     return [
         {"url": f"/s/{i}/", "title": f"خبر {i}", "section": "أ" if i % 2 else "ب",
