@@ -320,6 +320,11 @@ def _candidates_one(src: Source) -> tuple[tuple[str, str], ...]:
     return article_candidates(builder._base[0], unpack_body(src.article, src.body))
 
 
+def _terms_one(src: Source) -> bytes:
+    """The search terms of a cached source read while search was off."""
+    return search.article_terms(unpack_body(src.article, src.body))
+
+
 def _extract_one(item: tuple[Source, bytes | None]) -> tuple[EntityRef, ...]:
     """The entities of one article; its tokens come packed when it was read in this build."""
     builder = _WORKER_BUILDER
@@ -821,8 +826,18 @@ class Builder:
         del items
         for rel, refs in zip(stale, found, strict=True):
             sources[rel] = replace(sources[rel], refs=refs, gaz_key=gaz_key)
+        if self.index_terms:
+            self._count_missing_terms(sources)
         self._pending_sources = sources
         return [evolve(src.article, entities=src.refs) for src in sources.values()]
+
+    def _count_missing_terms(self, sources: dict[str, Source]) -> None:
+        """Count the search terms of the sources read while search was off (`Source.terms`),
+        once: else every later edit with search would count their shard's text again."""
+        missing = [rel for rel, src in sources.items() if src.terms is None]
+        counted = self._map(_terms_one, [sources[rel] for rel in missing], "count search terms")
+        for rel, terms in zip(missing, counted, strict=True):
+            sources[rel] = replace(sources[rel], terms=terms)
 
     def _content_files(
         self, changed: set[Path] | None, skipped: list[str] | None

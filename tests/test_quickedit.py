@@ -320,12 +320,19 @@ def test_with_search_every_cached_source_keeps_its_terms(tmp_path: Path, monkeyp
         assert src.terms == search.article_terms(text)
 
 
-def test_a_cache_made_without_search_serves_an_edit_with_search(tmp_path: Path, monkeypatch):
-    """Sources read with search off hold no terms: the index counts them from their text."""
+def test_a_cache_made_without_search_gets_its_terms_counted_once(tmp_path: Path, monkeypatch):
+    """Sources read with search off hold no terms; the first build with search counts them
+    (once), and an edit then re-indexes its shard from them."""
     monkeypatch.setenv(SEARCH_SWITCH, "1")
     content, out = site(tmp_path)
     cli_build(content, out)
-    cli_build(content, out, search=True)  # the index made from the cached text
+    config = load_config(None, content_dir=content, output_dir=out)
+    sources = Builder(config, cache_dir=out.parent / ".cache").state.sources
+    assert all(src.terms is None for src in sources.values())
+    cli_build(content, out, search=True)
+    sources = Builder(config, cache_dir=out.parent / ".cache").state.sources
+    for src in sources.values():
+        assert src.terms == search.article_terms(unpack_body(src.article, src.body))
     edit(content / "s04.md", story(4, "\nكلمةفريدةللبحث في آخر الخبر.\n"))
     result = cli_build(content, out, search=True)
     assert result.quick and result.groups == 1
