@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
+import struct
+import sys
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -99,14 +101,26 @@ def term_weights(
 def pack_terms(weights: dict[str, int], length: int) -> bytes:
     """An article's `term_weights`, packed for the build cache (~4 KB a synthetic article):
     what lets an edit re-index its shard without splitting the other ~600 articles' text
-    again (~0.35 ms each against ~0.03 ms to unpack)."""
-    return lz4.block.compress(pickle.dumps((length, list(weights), list(weights.values())), 5))
+    again (~0.35 ms each against ~0.03 ms to unpack). One LZ4 block of the length and the
+    term count, the weights as 32-bit numbers, then the terms as UTF-8 lines (a term is a
+    word: it holds no new line); unpacked with one split instead of a pickle's object per
+    term (a shard of 6,250 articles: 0.23 against 0.40 s)."""
+    counts = array("I", weights.values())
+    if sys.byteorder != "little":
+        counts.byteswap()
+    head = struct.pack("<II", length, len(counts))
+    return lz4.block.compress(head + counts.tobytes() + "\n".join(weights).encode("utf-8"))
 
 
 def unpack_terms(blob: bytes) -> tuple[int, list[str], list[int]]:
     """(length in words, terms, their weights) from a `pack_terms` blob."""
-    length, terms, counts = pickle.loads(lz4.block.decompress(blob))
-    return length, terms, counts
+    raw = lz4.block.decompress(blob)
+    length, n = struct.unpack_from("<II", raw)
+    counts = array("I", raw[8 : 8 + 4 * n])
+    if sys.byteorder != "little":
+        counts.byteswap()
+    terms = raw[8 + 4 * n :].decode("utf-8").split("\n") if n else []
+    return length, terms, counts.tolist()
 
 
 def article_terms(article: Article, found: list[str] | None = None) -> bytes:
@@ -158,7 +172,10 @@ def _chunks(postings: dict[str, list[int]]) -> list[tuple[str, str, bytes]]:
     first = last = ""
     size = 0
     for term in sorted(postings, key=_utf16):
-        entry = _dumps(term) + b":[" + ",".join(map(str, _gaps(postings[term]))).encode() + b"]"
+        # The list's repr without its spaces: the same bytes as joining str() of each number,
+        # made in C (~6x faster; a shard of 6,250 articles holds ~6 million numbers).
+        numbers = repr(_gaps(postings[term])).replace(", ", ",").encode()
+        entry = _dumps(term) + b":" + numbers
         if not group:
             first = term
         group.append(entry)

@@ -148,6 +148,7 @@ def test_terms_counted_from_the_split_text_and_packed_are_the_same():
     assert search.term_weights(text, title, token_columns(text)[2]) == (weights, length)
     packed = search.pack_terms(weights, length)
     assert search.unpack_terms(packed) == (length, list(weights), list(weights.values()))
+    assert search.unpack_terms(search.pack_terms({}, 0)) == (0, [], [])  # a text of no words
 
 
 def test_a_shard_from_packed_terms_is_the_shard_from_text(monkeypatch):
