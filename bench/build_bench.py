@@ -201,8 +201,8 @@ def newest_date(content: Path) -> str:
 
 def new_story(text: str, slug: str = "bench-new-story", when: str = "") -> str:
     """Another story from `text`: a new title (so a new slug) and, with front matter, dated
-    yesterday (the newest story of the corpus, and not scheduled). A scraped text's date and
-    section come from its manifest row (`ant_manifest`)."""
+    `when` (`newest_date`: the newest story of the corpus) or else yesterday. A scraped
+    text's date and section come from its manifest row (`ant_manifest`)."""
     text = retitle(text)
     if text.startswith("---"):
         text = re.sub(r"(?m)^slug: .*$", f"slug: {slug}", text, count=1)

@@ -320,7 +320,7 @@ def test_with_search_every_cached_source_keeps_its_terms(tmp_path: Path, monkeyp
         assert src.terms == search.article_terms(text)
 
 
-def test_a_cache_made_without_search_gets_its_terms_counted_once(tmp_path: Path, monkeypatch):
+def test_a_cache_made_without_search_gets_terms_from_a_build_with_search(tmp_path, monkeypatch):
     """Sources read with search off hold no terms; the first build with search counts them
     (once), and an edit then re-indexes its shard from them."""
     monkeypatch.setenv(SEARCH_SWITCH, "1")
