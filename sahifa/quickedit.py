@@ -361,8 +361,9 @@ class _Edit:
         return True
 
     def reindex(self) -> list[Bundle] | None:
-        """The search index's shards that hold an edited article, made again from the
-        cached sources of their articles and the URLs their pages have in the page store."""
+        """The search index's shards that hold an edited article, made again from the terms
+        the cache keeps of their articles (`Source.terms`) and the URLs their pages have in
+        the page store; None (a full build) when an article has no terms cached."""
         from .incremental import group_key
         from .render import output_file
 
@@ -383,11 +384,9 @@ class _Edit:
                 if not key or state.page_keys.get(output_file(path)) != key or part is None:
                     return None  # a URL the store cannot vouch for
                 src = part[rel]
-                if src.terms is not None:
-                    records.append(search.record(evolve(src.article, path=path), config, src.terms))
-                else:
-                    full = evolve(unpack_body(src.article, src.body), path=path)
-                    records.append(search.record(full, config))
+                if src.terms is None:
+                    return None  # read with search off: the full build counts its terms
+                records.append(search.record(evolve(src.article, path=path), config, src.terms))
                 stamps.append(f"{src.digest}|{path}")
             name = search.bundle_name(i)
             key = group_key(state.theme, search.bundle_key(name, stamps))
